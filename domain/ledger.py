@@ -1,0 +1,393 @@
+"""The double-entry ledger, TigerBeetle style: accounts, transfers, pending → posted | voided.
+
+Every movement of money is a transfer under a client-chosen id, which makes it idempotent:
+creating the same transfer twice moves money once. Accounts that must not be overdrawn (user
+wallets) are checked under a row lock taken in ascending id order, so concurrent transfers can
+neither overdraw nor deadlock. Many transfers can be committed in one database transaction
+(``create_transfers``), which is where throughput comes from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import cast
+
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.models import Account, Transfer, utcnow
+
+
+class LedgerError(Exception):
+    """A transfer the ledger refused."""
+
+
+class InsufficientFunds(LedgerError):
+    """The debit account may not go below zero and cannot afford the amount."""
+
+
+class TransferConflict(LedgerError):
+    """A transfer id was reused with different accounts, amount or phase."""
+
+
+class TransferState(StrEnum):
+    """Where a transfer stands."""
+
+    PENDING = "pending"
+    POSTED = "posted"
+    VOIDED = "voided"
+
+
+class TransferResult(StrEnum):
+    """What ``create_transfers`` did with one transfer of a batch."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransfer:
+    """A transfer to create: ``amount`` minor units from the debit to the credit account."""
+
+    id: str
+    debit_account_id: int
+    credit_account_id: int
+    amount: int
+    currency: str
+    code: str
+    pending: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount <= 0:
+            raise LedgerError("a transfer moves a positive integer number of minor units")
+        if self.debit_account_id == self.credit_account_id:
+            raise LedgerError("a transfer needs two different accounts")
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """An account's totals and what is available to spend from it."""
+
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+    @property
+    def posted(self) -> int:
+        """Credit balance: credits posted minus debits posted."""
+        return self.credits_posted - self.debits_posted
+
+    @property
+    def available(self) -> int:
+        """What can still be debited: the posted balance less pending debits."""
+        return self.posted - self.debits_pending
+
+
+def _insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    bind = session.get_bind()
+    return sqlite.Insert if bind.dialect.name == "sqlite" else postgresql.Insert
+
+
+async def open_account(
+    session: AsyncSession,
+    code: str,
+    currency: str,
+    *,
+    user_id: int | None = None,
+    no_overdraft: bool = False,
+) -> int:
+    """Return the id of the account named ``code``, creating it if it does not exist yet."""
+    found = await session.scalar(select(Account.id).where(Account.code == code))
+    if found is not None:
+        return found
+    statement = (
+        _insert(session)(Account)
+        .values(
+            code=code,
+            currency=currency,
+            user_id=user_id,
+            debits_must_not_exceed_credits=no_overdraft,
+            debits_pending=0,
+            debits_posted=0,
+            credits_pending=0,
+            credits_posted=0,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["code"])
+    )
+    await session.execute(statement)
+    account_id = await session.scalar(select(Account.id).where(Account.code == code))
+    if account_id is None:
+        raise LedgerError(f"could not open account {code}")
+    return account_id
+
+
+def wallet_code(user_id: int, currency: str) -> str:
+    """The account code of a user's wallet in one currency."""
+    return f"wallet:{user_id}:{currency}"
+
+
+def system_code(name: str, currency: str) -> str:
+    """The account code of a system account such as ``topups`` or ``promo``."""
+    return f"system:{name}:{currency}"
+
+
+async def open_wallet(session: AsyncSession, user_id: int, currency: str) -> int:
+    """Return the id of a user's wallet (never below zero), creating it if needed."""
+    return await open_account(
+        session, wallet_code(user_id, currency), currency, user_id=user_id, no_overdraft=True
+    )
+
+
+async def open_system_account(session: AsyncSession, name: str, currency: str) -> int:
+    """Return the id of a system account, creating it if needed."""
+    return await open_account(session, system_code(name, currency), currency)
+
+
+def _same_transfer(row: Transfer, new: NewTransfer) -> bool:
+    return (
+        row.debit_account_id == new.debit_account_id
+        and row.credit_account_id == new.credit_account_id
+        and row.amount == new.amount
+        and row.currency == new.currency
+        and row.two_phase == new.pending
+    )
+
+
+async def _claim_ids(session: AsyncSession, batch: Sequence[NewTransfer]) -> set[str]:
+    """Insert the transfer rows, skipping ids that exist; return the ids this call inserted."""
+    now = utcnow()
+    rows = [
+        {
+            "id": t.id,
+            "debit_account_id": t.debit_account_id,
+            "credit_account_id": t.credit_account_id,
+            "amount": t.amount,
+            "currency": t.currency,
+            "code": t.code,
+            "two_phase": t.pending,
+            "state": TransferState.PENDING if t.pending else TransferState.POSTED,
+            "created_at": now,
+            "resolved_at": None if t.pending else now,
+        }
+        for t in batch
+    ]
+    statement = (
+        _insert(session)(Transfer)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(Transfer.id)
+    )
+    return set((await session.scalars(statement)).all())
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """A locked account's totals as this batch sees them (kept apart from ORM state on purpose)."""
+
+    id: int
+    currency: str
+    no_overdraft: bool
+    debits_pending: int
+    debits_posted: int
+    credits_pending: int
+    credits_posted: int
+
+    @property
+    def available(self) -> int:
+        return self.credits_posted - self.debits_posted - self.debits_pending
+
+
+async def _lock_accounts(session: AsyncSession, ids: Iterable[int]) -> dict[int, _Snapshot]:
+    """Lock the accounts in ascending id order (no deadlocks) and return their current totals."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    statement = (
+        select(
+            Account.id,
+            Account.currency,
+            Account.debits_must_not_exceed_credits,
+            Account.debits_pending,
+            Account.debits_posted,
+            Account.credits_pending,
+            Account.credits_posted,
+        )
+        .where(Account.id.in_(wanted))
+        .order_by(Account.id)
+        # NO KEY UPDATE: it does not conflict with the KEY SHARE locks that inserting transfer
+        # rows (foreign keys to these accounts) takes, which FOR UPDATE would deadlock on.
+        .with_for_update(key_share=True)
+    )
+    rows = (await session.execute(statement)).all()
+    return {row[0]: _Snapshot(*row) for row in rows}
+
+
+class _Deltas:
+    """Changes to account totals accumulated over a batch, then applied in one statement."""
+
+    _FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+
+    def __init__(self) -> None:
+        self.by_account: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(self._FIELDS, 0))
+
+    def add(self, account_id: int, field: str, amount: int) -> None:
+        self.by_account[account_id][field] += amount
+
+    async def apply(self, session: AsyncSession) -> None:
+        if not self.by_account:
+            return
+        table = cast(Table, Account.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("account_id"))
+            .values({f: table.c[f] + bindparam(f"d_{f}") for f in self._FIELDS})
+        )
+        params = [
+            {"account_id": account_id, **{f"d_{f}": v for f, v in fields.items()}}
+            for account_id, fields in sorted(self.by_account.items())
+        ]
+        connection = await session.connection()
+        await connection.execute(statement, params)
+
+
+async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) -> list[TransferResult]:
+    """Create many transfers in the caller's transaction; return one result per transfer.
+
+    Transfers apply in batch order. A transfer whose id already exists with the same terms is
+    ``EXISTS`` and moves nothing; with other terms, ``CONFLICT``. A transfer that would take a
+    no-overdraft account below zero is ``INSUFFICIENT_FUNDS`` and leaves no trace.
+    """
+    if len({t.id for t in batch}) != len(batch):
+        raise LedgerError("a batch may not repeat a transfer id")
+    if not batch:
+        return []
+    claimed = await _claim_ids(session, batch)
+    accounts = await _lock_accounts(
+        session,
+        [a for t in batch if t.id in claimed for a in (t.debit_account_id, t.credit_account_id)],
+    )
+    deltas = _Deltas()
+    results: dict[str, TransferResult] = {}
+    rejected: list[str] = []
+    for transfer in batch:
+        if transfer.id not in claimed:
+            continue
+        debit, credit = accounts[transfer.debit_account_id], accounts[transfer.credit_account_id]
+        if debit.currency != transfer.currency or credit.currency != transfer.currency:
+            raise LedgerError("a transfer's accounts must share its currency")
+        if debit.no_overdraft and debit.available < transfer.amount:
+            rejected.append(transfer.id)
+            results[transfer.id] = TransferResult.INSUFFICIENT_FUNDS
+            continue
+        phase = "pending" if transfer.pending else "posted"
+        _bump(debit, f"debits_{phase}", transfer.amount, deltas)
+        _bump(credit, f"credits_{phase}", transfer.amount, deltas)
+        results[transfer.id] = TransferResult.CREATED
+    if rejected:
+        await session.execute(delete(Transfer).where(Transfer.id.in_(rejected)))
+    await deltas.apply(session)
+    await _judge_existing(session, [t for t in batch if t.id not in claimed], results)
+    return [results[t.id] for t in batch]
+
+
+def _bump(account: _Snapshot, field: str, amount: int, deltas: _Deltas) -> None:
+    """Change the in-memory snapshot (so later transfers in the batch see it) and record it."""
+    setattr(account, field, getattr(account, field) + amount)
+    deltas.add(account.id, field, amount)
+
+
+async def _judge_existing(
+    session: AsyncSession, existing: Sequence[NewTransfer], results: dict[str, TransferResult]
+) -> None:
+    if not existing:
+        return
+    rows = await session.scalars(select(Transfer).where(Transfer.id.in_([t.id for t in existing])))
+    by_id = {row.id: row for row in rows}
+    for transfer in existing:
+        row = by_id.get(transfer.id)
+        same = row is not None and _same_transfer(row, transfer)
+        results[transfer.id] = TransferResult.EXISTS if same else TransferResult.CONFLICT
+
+
+async def create_transfer(session: AsyncSession, transfer: NewTransfer) -> TransferResult:
+    """Create one transfer; raise ``InsufficientFunds`` or ``TransferConflict`` when refused."""
+    (result,) = await create_transfers(session, [transfer])
+    if result is TransferResult.INSUFFICIENT_FUNDS:
+        raise InsufficientFunds(transfer.id)
+    if result is TransferResult.CONFLICT:
+        raise TransferConflict(transfer.id)
+    return result
+
+
+async def _resolve_pending(
+    session: AsyncSession, transfer_ids: Sequence[str], target: TransferState
+) -> set[str]:
+    statement = (
+        update(Transfer)
+        .where(Transfer.id.in_(transfer_ids), Transfer.state == TransferState.PENDING)
+        .values(state=target, resolved_at=utcnow())
+        .returning(Transfer.id, Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount)
+        .execution_options(synchronize_session=False)
+    )
+    resolved = (await session.execute(statement)).all()
+    deltas = _Deltas()
+    for _id, debit_id, credit_id, amount in resolved:
+        deltas.add(debit_id, "debits_pending", -amount)
+        deltas.add(credit_id, "credits_pending", -amount)
+        if target is TransferState.POSTED:
+            deltas.add(debit_id, "debits_posted", amount)
+            deltas.add(credit_id, "credits_posted", amount)
+    await deltas.apply(session)
+    return {row[0] for row in resolved}
+
+
+async def post_pending(session: AsyncSession, transfer_id: str) -> bool:
+    """Post a pending transfer; False if it was not pending (already posted or voided)."""
+    return transfer_id in await _resolve_pending(session, [transfer_id], TransferState.POSTED)
+
+
+async def void_pending(session: AsyncSession, transfer_id: str) -> bool:
+    """Void a pending transfer, returning the reserved amount; False if it was not pending."""
+    return transfer_id in await _resolve_pending(session, [transfer_id], TransferState.VOIDED)
+
+
+async def balance(session: AsyncSession, account_id: int) -> Balance:
+    """Read an account's totals."""
+    account = await session.get(Account, account_id, populate_existing=True)
+    if account is None:
+        raise LedgerError(f"no account {account_id}")
+    return Balance(
+        account.debits_pending,
+        account.debits_posted,
+        account.credits_pending,
+        account.credits_posted,
+    )
+
+
+async def currency_sums(session: AsyncSession) -> dict[str, tuple[int, int]]:
+    """Per currency, (Σ credits − debits posted, Σ credits − debits pending): both must be zero."""
+    statement = select(
+        Account.currency,
+        func.sum(Account.credits_posted - Account.debits_posted),
+        func.sum(Account.credits_pending - Account.debits_pending),
+    ).group_by(Account.currency)
+    return {
+        cur: (int(posted), int(pending)) for cur, posted, pending in (await session.execute(statement)).all()
+    }
+
+
+async def overdrawn_accounts(session: AsyncSession) -> list[str]:
+    """Codes of no-overdraft accounts whose debits exceed their credits (must be empty)."""
+    statement = select(Account.code).where(
+        Account.debits_must_not_exceed_credits,
+        Account.credits_posted - Account.debits_posted - Account.debits_pending < 0,
+    )
+    return list((await session.scalars(statement)).all())

@@ -1,0 +1,1 @@
+"""Composition root: settings, CLI, web app factory and Celery app — the one place that wires everything."""

@@ -1,0 +1,1 @@
+"""Alembic migrations for the NexusTop schema (PostgreSQL and SQLite)."""

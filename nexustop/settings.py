@@ -1,0 +1,49 @@
+"""Runtime settings from the environment or a ``.env`` file (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where the embedded defaults keep their files (the SQLite database).
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Every knob NexusTop reads; secrets come only from the environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'nexustop.db'}"
+    """SQLAlchemy async URL; PostgreSQL in production (``postgresql+asyncpg://…``)."""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    celery_task_always_eager: bool = False
+    """True runs fulfilment in-process on the event loop instead of on Celery workers."""
+
+    vtpass_base_url: str = "https://sandbox.vtpass.com"
+    vtpass_api_key: SecretStr = SecretStr("sandbox-api-key")
+    vtpass_public_key: SecretStr = SecretStr("PK_sandbox")
+    vtpass_secret_key: SecretStr = SecretStr("SK_sandbox")
+    provider_timeout_seconds: float = 15.0
+
+    requery_delays_seconds: tuple[float, ...] = (2.0, 5.0, 15.0, 60.0, 300.0, 900.0)
+    """Backoff between requeries of an unknown outcome; after the last one the order needs review."""
+    reconcile_after_seconds: float = 120.0
+    """An order in flight this long without progress is picked up again by the reconciler."""
+    quote_ttl_seconds: float = 600.0
+
+    demo: bool = False
+    """Embedded defaults: SQLite, in-process tasks and sandbox, opening balance for new users."""
+
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+@cache
+def get_settings() -> Settings:
+    """Load settings once per process."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Payment and top-up provider adapters behind the domain ports."""

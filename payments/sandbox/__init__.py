@@ -1,0 +1,1 @@
+"""In-process sandboxes that imitate real providers for tests and demos."""

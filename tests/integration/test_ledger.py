@@ -1,0 +1,135 @@
+"""The ledger on real PostgreSQL: no overdraft under concurrency, idempotency, zero-sum currencies."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from domain import ledger
+from domain.database import Database
+from domain.ledger import InsufficientFunds, NewTransfer, TransferResult
+
+
+async def _funded_wallet(db: Database, amount: int, currency: str = "NGN") -> tuple[int, int, int]:
+    """A fresh wallet holding ``amount``, plus the promo and topups accounts of its currency."""
+    async with db.transaction() as session:
+        wallet = await ledger.open_account(session, f"test:{uuid.uuid4().hex}", currency, no_overdraft=True)
+        promo = await ledger.open_system_account(session, "promo", currency)
+        topups = await ledger.open_system_account(session, "topups", currency)
+        await ledger.create_transfer(
+            session, NewTransfer(uuid.uuid4().hex, promo, wallet, amount, currency, "promo")
+        )
+    return wallet, promo, topups
+
+
+async def _assert_invariants(db: Database) -> None:
+    async with db.transaction() as session:
+        sums = await ledger.currency_sums(session)
+        assert all(posted == 0 and pending == 0 for posted, pending in sums.values()), sums
+        assert await ledger.overdrawn_accounts(session) == []
+
+
+async def test_200_concurrent_purchases_against_a_wallet_that_affords_50(db: Database) -> None:
+    wallet, _promo, topups = await _funded_wallet(db, 50 * 500)
+
+    async def purchase() -> bool:
+        try:
+            async with db.transaction() as session:
+                await ledger.create_transfer(
+                    session, NewTransfer(uuid.uuid4().hex, wallet, topups, 500, "NGN", "purchase", pending=True)
+                )
+            return True
+        except InsufficientFunds:
+            return False
+
+    outcomes = await asyncio.gather(*(purchase() for _ in range(200)))
+
+    assert sum(outcomes) == 50
+    async with db.transaction() as session:
+        bal = await ledger.balance(session, wallet)
+    assert bal.available == 0
+    assert bal.debits_pending == 50 * 500
+    await _assert_invariants(db)
+
+
+async def test_replaying_an_idempotency_key_moves_money_once(db: Database) -> None:
+    wallet, _promo, topups = await _funded_wallet(db, 10_000)
+    transfer = NewTransfer(uuid.uuid4().hex, wallet, topups, 1_500, "NGN", "purchase")
+
+    async def attempt() -> TransferResult:
+        async with db.transaction() as session:
+            return await ledger.create_transfer(session, transfer)
+
+    results = await asyncio.gather(*(attempt() for _ in range(10)))
+
+    assert sorted(results) == sorted([TransferResult.CREATED] + [TransferResult.EXISTS] * 9)
+    async with db.transaction() as session:
+        assert (await ledger.balance(session, wallet)).available == 8_500
+    await _assert_invariants(db)
+
+
+async def test_same_id_with_other_terms_is_a_conflict(db: Database) -> None:
+    wallet, _promo, topups = await _funded_wallet(db, 10_000)
+    key = uuid.uuid4().hex
+    async with db.transaction() as session:
+        await ledger.create_transfer(session, NewTransfer(key, wallet, topups, 100, "NGN", "purchase"))
+    with pytest.raises(ledger.TransferConflict):
+        async with db.transaction() as session:
+            await ledger.create_transfer(session, NewTransfer(key, wallet, topups, 200, "NGN", "purchase"))
+
+
+async def test_pending_then_post_or_void_resolves_once(db: Database) -> None:
+    wallet, _promo, topups = await _funded_wallet(db, 1_000)
+    posted, voided = uuid.uuid4().hex, uuid.uuid4().hex
+    async with db.transaction() as session:
+        await ledger.create_transfer(session, NewTransfer(posted, wallet, topups, 300, "NGN", "p", pending=True))
+        await ledger.create_transfer(session, NewTransfer(voided, wallet, topups, 400, "NGN", "p", pending=True))
+        assert (await ledger.balance(session, wallet)).available == 300
+
+    async with db.transaction() as session:
+        assert await ledger.post_pending(session, posted)
+        assert await ledger.void_pending(session, voided)
+        assert not await ledger.post_pending(session, posted)
+        assert not await ledger.void_pending(session, posted)
+        assert not await ledger.post_pending(session, voided)
+        bal = await ledger.balance(session, wallet)
+    assert (bal.posted, bal.available, bal.debits_pending) == (700, 700, 0)
+    await _assert_invariants(db)
+
+
+async def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(db: Database) -> None:
+    wallet, _promo, topups = await _funded_wallet(db, 1_000)
+    key = uuid.uuid4().hex
+    async with db.transaction() as session:
+        await ledger.create_transfer(session, NewTransfer(key, wallet, topups, 600, "NGN", "p", pending=True))
+
+    async def resolve(post: bool) -> bool:
+        async with db.transaction() as session:
+            return await (ledger.post_pending if post else ledger.void_pending)(session, key)
+
+    results = await asyncio.gather(*(resolve(i % 2 == 0) for i in range(20)))
+
+    assert sum(results) == 1
+    async with db.transaction() as session:
+        bal = await ledger.balance(session, wallet)
+    assert bal.debits_pending == 0 and bal.available in (400, 1_000)
+    await _assert_invariants(db)
+
+
+async def test_a_batch_applies_in_order_and_rejects_only_what_overdraws(db: Database) -> None:
+    wallet, _promo, topups = await _funded_wallet(db, 1_000)
+    batch = [NewTransfer(uuid.uuid4().hex, wallet, topups, amount, "NGN", "p") for amount in (400, 700, 600)]
+    async with db.transaction() as session:
+        results = await ledger.create_transfers(session, batch)
+        bal = await ledger.balance(session, wallet)
+    assert results == [TransferResult.CREATED, TransferResult.INSUFFICIENT_FUNDS, TransferResult.CREATED]
+    assert bal.available == 0
+    await _assert_invariants(db)
+
+
+def test_amounts_are_positive_integers() -> None:
+    for bad in (0, -5, 1.5, True):
+        with pytest.raises(ledger.LedgerError):
+            NewTransfer("x", 1, 2, bad, "NGN", "p")  # type: ignore[arg-type]
