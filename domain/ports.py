@@ -55,3 +55,11 @@ class TopupProvider(Protocol):
     async def query_topup(self, reference: str) -> TopupResult:
         """Ask what became of the top-up submitted under ``reference``."""
         ...
+
+
+class FulfilmentQueue(Protocol):
+    """Where placed orders go to be fulfilled: Celery workers, or the event loop in the demo."""
+
+    async def enqueue(self, order_id: int) -> None:
+        """Schedule fulfilment of ``order_id``; call only after the order's transaction committed."""
+        ...
