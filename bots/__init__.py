@@ -1,0 +1,1 @@
+"""Channel adapters: they turn channel updates into InboundMessages and render Replies back."""

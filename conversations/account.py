@@ -1,0 +1,92 @@
+"""Answers about the user's own account: balance, recent orders, help, and features still to come."""
+
+from __future__ import annotations
+
+from conversations.i18n import N_, display_phone, example_phone
+from conversations.intents import Intent
+from conversations.messages import Reply
+from conversations.turn import Turn
+from domain import orders
+from domain.countries import get_country
+from domain.money import Money
+from domain.users import available_balance
+
+#: Honest answers for what this version cannot do yet.
+NOT_YET: dict[Intent, str] = {
+    Intent.SEND_MONEY: N_("Sending money is not available yet. For now I can sell airtime and data bundles."),
+    Intent.FUND_WALLET: N_(
+        "Funding your wallet by card or mobile money is coming soon. For now I can sell airtime and data."
+    ),
+    Intent.PAY_BILL: N_("Bill payments are not available yet. For now I can sell airtime and data bundles."),
+    Intent.GIFT: N_("Gifting airtime to friends is coming soon. For now you can buy airtime for any number."),
+    Intent.TALK_TO_AGENT: N_(
+        "Our support team is not reachable from this chat yet. I can help with airtime, data,"
+        " your balance and your recent orders."
+    ),
+}
+
+_STATES = {
+    orders.OrderState.PLACED: N_("processing"),
+    orders.OrderState.SUBMITTED: N_("processing"),
+    orders.OrderState.DELIVERED: N_("delivered"),
+    orders.OrderState.REFUNDED: N_("failed, refunded"),
+    orders.OrderState.NEEDS_REVIEW: N_("being checked by our team"),
+}
+
+
+def help_reply(turn: Turn) -> Reply:
+    """What the bot can do, with examples in the user's currency."""
+    t = turn.t
+    country = turn.country
+    example = t.money(Money.of(500, country.currency)) if country else "500"
+    return Reply(
+        t._(
+            "I can top up any phone in seconds. Try:\n"
+            "• airtime %(example)s for %(phone)s\n"
+            "• 1GB data\n"
+            "• balance\n"
+            "• history\n"
+            "Say cancel at any time to stop.",
+            example=example,
+            phone=example_phone(country.code if country else "NG"),
+        )
+    )
+
+
+def not_yet_reply(turn: Turn, intent: Intent) -> Reply:
+    """The honest answer for an intent this version does not fulfil."""
+    return Reply(turn.t._(NOT_YET[intent]))
+
+
+async def balance_reply(turn: Turn) -> Reply:
+    """The user's spendable balance."""
+    t = turn.t
+    country = turn.country
+    assert country is not None
+    available = await available_balance(turn.session, turn.user.id, country.currency)
+    return Reply(t._("Your balance: %(balance)s", balance=t.money(Money(available, country.currency))))
+
+
+async def history_reply(turn: Turn) -> Reply:
+    """The user's last five orders with their status."""
+    t = turn.t
+    recent = await orders.recent_orders(turn.session, turn.user.id)
+    if not recent:
+        return Reply(t._("You have no orders yet."))
+    lines = [t._("Your recent orders:")]
+    for order in recent:
+        country = get_country(order.country)
+        product = t._("airtime") if order.kind == orders.ProductKind.AIRTIME else t._("data")
+        lines.append(
+            t._(
+                "%(when)s · %(price)s %(network)s %(product)s → %(phone)s · %(state)s",
+                when=t.when(order.created_at),
+                price=t.money(Money(order.amount, order.currency)),
+                network=(country.network(order.network).name if country and country.network(order.network)
+                         else order.network),
+                product=product,
+                phone=display_phone(order.phone),
+                state=t._(_STATES[orders.OrderState(order.state)]),
+            )
+        )
+    return Reply("\n".join(lines))

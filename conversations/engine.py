@@ -1,0 +1,255 @@
+"""The conversation engine: one turn per inbound message, in order per conversation, state in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations import account, onboarding, purchase, receipts
+from conversations.intents import Intent
+from conversations.messages import InboundMessage, Reply
+from conversations.parser import Parsed, parse
+from conversations.turn import Turn
+from domain.database import Database
+from domain.models import Conversation, Message, Order, utcnow
+from domain.orders import IN_FLIGHT, ProductKind
+from domain.ports import FulfilmentQueue
+from domain.users import find_or_create_user
+
+_PRODUCT_OF = {Intent.BUY_AIRTIME: ProductKind.AIRTIME, Intent.BUY_DATA: ProductKind.DATA}
+_ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
+    Intent.CHECK_BALANCE: account.balance_reply,
+    Intent.HISTORY: account.history_reply,
+}
+#: Longest text we look at; anything beyond is noise for a purchase chat.
+MAX_TEXT = 1000
+
+
+class Engine:
+    """Answers inbound messages from any channel; places orders and hands them to fulfilment."""
+
+    def __init__(
+        self,
+        db: Database,
+        queue: FulfilmentQueue,
+        *,
+        quote_ttl_seconds: float = 600.0,
+        demo: bool = False,
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.quote_ttl_seconds = quote_ttl_seconds
+        self.demo = demo
+
+    async def handle(self, message: InboundMessage) -> list[Reply]:
+        """Answer one message; orders it placed are queued only after everything is committed."""
+        async with self.db.transaction() as session:
+            turn = await self._open_turn(session, message)
+            replies = await self._respond(turn)
+            _record(session, turn.conversation, replies)
+            placed = list(turn.placed_orders)
+        for order_id in placed:
+            await self.queue.enqueue(order_id)
+        return replies
+
+    async def notifications(self, channel: str, chat_id: str) -> list[Reply]:
+        """Receipts and updates waiting for a chat, each delivered once."""
+        async with self.db.transaction() as session:
+            conversation = await _find_conversation(session, channel, chat_id)
+            if conversation is None:
+                return []
+            replies = await receipts.take_undelivered(session, conversation.id)
+            _record(session, conversation, replies)
+            return replies
+
+    async def orders_in_flight(self, channel: str, chat_id: str) -> int:
+        """How many orders placed from a chat are still waiting for the provider."""
+        async with self.db.transaction() as session:
+            conversation = await _find_conversation(session, channel, chat_id)
+            if conversation is None:
+                return 0
+            count = await session.scalar(
+                select(func.count(Order.id)).where(
+                    Order.conversation_id == conversation.id, Order.state.in_(list(IN_FLIGHT))
+                )
+            )
+            return int(count or 0)
+
+    async def _open_turn(self, session: AsyncSession, message: InboundMessage) -> Turn:
+        known = await find_or_create_user(
+            session,
+            message.channel,
+            message.channel_user_id,
+            phone=message.phone,
+            display_name=message.display_name,
+        )
+        conversation = await _lock_conversation(session, known.user.id, message.channel, message.chat_id)
+        conversation.last_inbound_at = utcnow()
+        session.add(
+            Message(
+                conversation_id=conversation.id,
+                direction="in",
+                sender="user",
+                body=message.text or f"[{message.payload}]",
+                channel_message_id=message.channel_message_id,
+            )
+        )
+        return Turn(session, known.user, conversation, message, self.quote_ttl_seconds, self.demo)
+
+    async def _respond(self, turn: Turn) -> list[Reply]:
+        text = (turn.message.text or "")[:MAX_TEXT]
+        if turn.message.payload and turn.message.payload.startswith("country:"):
+            return await _onboard(turn, turn.message.payload.removeprefix("country:"), None, "")
+        if turn.user.country is None:
+            parsed = parse(text, turn.message.country_hint or "NG") if text.strip() else None
+            if turn.user.language is None:
+                turn.user.language = onboarding.first_language(turn, parsed)
+            country = onboarding.country_from_message(turn, text, parsed)
+            if country is None:
+                return [onboarding.ask_country(turn, text)]
+            return await _onboard(turn, country, parsed, text)
+        if turn.message.payload:
+            return await _on_payload(turn, turn.message.payload)
+        return await _on_text(turn, text)
+
+
+async def _onboard(turn: Turn, country: str, parsed: Parsed | None, text: str) -> list[Reply]:
+    """Settle the country, then answer the request the user made before we knew it."""
+    if turn.user.country == country.upper():
+        return [Reply(turn.t._("You're all set. What would you like to buy?"))]
+    first_contact = turn.user.country is None
+    replies, pending = await onboarding.settle(turn, country, onboarding.first_language(turn, parsed))
+    request = pending if pending else (text if first_contact else "")
+    if request and not _only_country(turn, request):
+        replies += await _on_text(turn, request)
+    return replies
+
+
+def _only_country(turn: Turn, text: str) -> bool:
+    """True when the text did nothing but name the country (no request to replay)."""
+    country = turn.country
+    parsed = parse(text, country.code if country else "NG")
+    return parsed.intent in (Intent.UNKNOWN, Intent.HELP) and parsed.country is not None
+
+
+async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
+    action, _, value = payload.partition(":")
+    match action:
+        case "confirm":
+            return await purchase.confirm(turn, value or None)
+        case "cancel":
+            return [_cancel(turn)]
+        case "net":
+            return await purchase.choose_network(turn, value)
+        case "bundle":
+            return await purchase.choose_bundle(turn, value)
+        case "amount" if value.isdigit():
+            return await purchase.choose_amount(turn, int(value))
+        case "phone" if value == "self":
+            return await purchase.use_own_number(turn)
+        case "changenet" if turn.conversation.state == purchase.AWAIT_CONFIRM:
+            return [purchase.change_network(turn)]
+        case "lang":
+            return [onboarding.set_language(turn, value)]
+    return [Reply(turn.t._("That choice is no longer available."))]
+
+
+async def _on_text(turn: Turn, text: str) -> list[Reply]:
+    if not text.strip():
+        return [account.help_reply(turn)]
+    if onboarding.is_language_request(text):
+        return [onboarding.language_reply(turn, text)]
+    country = turn.country
+    assert country is not None
+    parsed = parse(text, country.code)
+    state = turn.conversation.state
+    if parsed.intent is Intent.CANCEL:
+        return [_cancel(turn)]
+    if parsed.intent is Intent.CONFIRM:
+        return await purchase.confirm(turn, None)
+    if state in purchase.PURCHASE_STATES and _continues_flow(turn, parsed):
+        return await _continue_purchase(turn, text, parsed)
+    return await _on_intent(turn, parsed)
+
+
+def _continues_flow(turn: Turn, parsed: Parsed) -> bool:
+    """True when a message in the middle of a purchase answers it rather than starting something new."""
+    kind = turn.slots.get("kind")
+    wanted = _PRODUCT_OF.get(parsed.intent)
+    return parsed.intent is Intent.UNKNOWN or (wanted is not None and wanted.value == kind)
+
+
+async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Reply]:
+    state = turn.conversation.state
+    slots = turn.slots
+    if state == purchase.AWAIT_BUNDLE and (code := purchase.bundle_from_text(turn, text)):
+        slots["bundle"] = code
+    elif state == purchase.AWAIT_PHONE and not parsed.phone and (phone := purchase.phone_from_text(turn, text)):
+        slots["phone"] = phone
+    problems = purchase.absorb(turn, slots, parsed)
+    if problems:
+        return problems
+    if slots == turn.slots and state != purchase.AWAIT_CONFIRM:
+        turn.conversation.misunderstood += 1
+        return [Reply(turn.t._("Sorry, I didn't get that.")), *(await purchase.advance(turn, slots))]
+    slots.pop("quote", None)
+    return await purchase.advance(turn, slots)
+
+
+async def _on_intent(turn: Turn, parsed: Parsed) -> list[Reply]:
+    intent = parsed.intent
+    if intent in _PRODUCT_OF:
+        turn.conversation.misunderstood = 0
+        slots = purchase.start(turn, _PRODUCT_OF[intent], None)
+        problems = purchase.absorb(turn, slots, parsed)
+        return problems or await purchase.advance(turn, slots)
+    if intent in _ACCOUNT_ANSWERS:
+        return [await _ACCOUNT_ANSWERS[intent](turn)]
+    if intent in account.NOT_YET:
+        return [account.not_yet_reply(turn, intent)]
+    if intent is Intent.HELP:
+        return [account.help_reply(turn)]
+    turn.conversation.misunderstood += 1
+    return [Reply(turn.t._("Sorry, I didn't get that.")), account.help_reply(turn)]
+
+
+def _cancel(turn: Turn) -> Reply:
+    had_flow = turn.conversation.state != "idle"
+    turn.reset()
+    if had_flow:
+        return Reply(turn.t._("Cancelled. Nothing was charged."))
+    return Reply(turn.t._("There is nothing to cancel."))
+
+
+async def _find_conversation(session: AsyncSession, channel: str, chat_id: str) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation).where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+    )
+
+
+async def _lock_conversation(session: AsyncSession, user_id: int, channel: str, chat_id: str) -> Conversation:
+    """The chat's conversation, locked so turns of one conversation run one at a time."""
+    statement = (
+        select(Conversation)
+        .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+        .with_for_update()
+    )
+    conversation = await session.scalar(statement)
+    if conversation is not None:
+        return conversation
+    try:
+        async with session.begin_nested():
+            session.add(Conversation(user_id=user_id, channel=channel, chat_id=chat_id, slots={}))
+    except IntegrityError:
+        pass  # another process created it first; lock theirs
+    conversation = await session.scalar(statement)
+    assert conversation is not None
+    return conversation
+
+
+def _record(session: AsyncSession, conversation: Conversation, replies: list[Reply]) -> None:
+    for reply in replies:
+        session.add(Message(conversation_id=conversation.id, direction="out", sender="bot", body=reply.text))

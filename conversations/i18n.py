@@ -1,0 +1,118 @@
+"""Replies in the user's language: gettext catalogs from ``locales/`` and Babel formatting."""
+
+from __future__ import annotations
+
+import gettext
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency
+from babel.support import Translations
+
+from domain.countries import Country
+from domain.money import Money
+
+#: Languages we reply in. Nigerian Pidgin is understood and answered in English.
+REPLY_LANGUAGES = ("en", "fr", "pt")
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN = "messages"
+
+#: Babel's CVE symbol is a zero-width space; spell the code out instead.
+_CURRENCY_PATTERNS = {"CVE": "#,##0.00\u00a0¤¤"}
+
+
+def reply_language(language: str | None) -> str:
+    """The language we answer in for a detected or chosen ``language``."""
+    if language in REPLY_LANGUAGES:
+        return language
+    return "en"
+
+
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """Load ``locales/<language>/LC_MESSAGES/messages.po`` (compiled in memory, cached)."""
+    po_path = LOCALES_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po_path.exists():
+        return gettext.NullTranslations()
+    with po_path.open("rb") as po_file:
+        catalog = read_po(po_file, locale=language)
+    buffer = BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def _locale(language: str, country: Country | None) -> Locale:
+    candidates = [f"{language}_{country.code}"] if country else []
+    candidates.append(language)
+    for name in candidates:
+        try:
+            return Locale.parse(name)
+        except (UnknownLocaleError, ValueError):
+            continue
+    return Locale.parse("en")
+
+
+@dataclass(frozen=True, slots=True)
+class Localizer:
+    """Translate and format for one user: their language and their country's conventions."""
+
+    language: str
+    locale: Locale
+    catalog: gettext.NullTranslations
+
+    def _(self, message: str, **values: object) -> str:
+        """Translate ``message`` and fill its ``%(name)s`` placeholders."""
+        translated = self.catalog.gettext(message)
+        return translated % values if values else translated
+
+    def money(self, amount: Money) -> str:
+        """Format exactly (amounts are whole minor units, so Babel never has to round)."""
+        return format_currency(
+            amount.major,
+            amount.currency,
+            format=_CURRENCY_PATTERNS.get(amount.currency),
+            locale=self.locale,
+            currency_digits=True,
+        )
+
+    def when(self, moment: datetime) -> str:
+        """A short localized date and time."""
+        return format_datetime(moment, "d MMM HH:mm", locale=self.locale)
+
+
+def localizer(language: str | None, country: Country | None) -> Localizer:
+    """The localizer for a user who speaks ``language`` in ``country``."""
+    lang = reply_language(language)
+    return Localizer(lang, _locale(lang, country), translations(lang))
+
+
+def display_phone(e164: str) -> str:
+    """A phone number in readable international form, e.g. ``+234 803 123 4567``."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction without translating it yet."""
+    return message
+
+
+@cache
+def example_phone(country: str) -> str:
+    """A sample mobile number of ``country`` in the local format people type."""
+    number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    if number is None:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

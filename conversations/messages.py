@@ -1,0 +1,66 @@
+"""What flows in and out of the engine: channel-neutral inbound messages and replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ChatKind(StrEnum):
+    """Whether a chat is one-to-one or a group."""
+
+    PRIVATE = "private"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from a user, as any channel reports it."""
+
+    channel: str
+    channel_user_id: str
+    chat_id: str
+    text: str | None = None
+    payload: str | None = None
+    """The id of a pressed button or chosen list row, when the user tapped rather than typed."""
+    chat_kind: ChatKind = ChatKind.PRIVATE
+    channel_message_id: str | None = None
+    language_hint: str | None = None
+    """The language the channel reports for the user (e.g. Telegram's ``language_code``)."""
+    country_hint: str | None = None
+    """A country the channel knows (e.g. the terminal's ``--country``)."""
+    phone: str | None = None
+    """A phone number the channel vouches for (WhatsApp's ``wa_id``), E.164."""
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A tappable choice: ``id`` comes back as the payload, ``title`` is shown."""
+
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One row of a pick-list (bundles, countries)."""
+
+    id: str
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One message to the user: text plus at most three buttons or a list of rows."""
+
+    text: str
+    buttons: tuple[Button, ...] = field(default=())
+    rows: tuple[ListRow, ...] = field(default=())
+    list_title: str = ""
+    link: str | None = None
+
+    def choices(self) -> tuple[Button | ListRow, ...]:
+        """Every tappable choice this reply offers."""
+        return (*self.buttons, *self.rows)

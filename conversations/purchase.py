@@ -1,0 +1,367 @@
+"""Buying airtime and data: fill the missing slots, quote with Confirm / Cancel, place the order once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from conversations.i18n import display_phone
+from conversations.messages import Button, ListRow, Reply
+from conversations.parser import Parsed
+from conversations.turn import Turn
+from domain import ledger, orders
+from domain.countries import Bundle, Country, Network
+from domain.money import Money, MoneyError
+from domain.orders import ProductKind, QuoteProblem, QuoteRejected, QuoteTerms
+from domain.phones import guess_network, normalize_phone
+from domain.users import available_balance
+
+AWAIT_PHONE = "await_phone"
+AWAIT_NETWORK = "await_network"
+AWAIT_AMOUNT = "await_amount"
+AWAIT_BUNDLE = "await_bundle"
+AWAIT_CONFIRM = "await_confirm"
+PURCHASE_STATES = (AWAIT_PHONE, AWAIT_NETWORK, AWAIT_AMOUNT, AWAIT_BUNDLE, AWAIT_CONFIRM)
+
+
+def start(turn: Turn, kind: ProductKind, parsed: Parsed | None) -> dict[str, Any]:
+    """Fresh slots for a new purchase, filled from what the message already said."""
+    slots: dict[str, Any] = {"kind": kind.value}
+    if parsed is not None:
+        absorb(turn, slots, parsed)
+    return slots
+
+
+def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
+    """Copy entities from a parsed message into the slots; return complaints about bad values."""
+    problems: list[Reply] = []
+    if parsed.phone:
+        slots["phone"] = parsed.phone
+        slots.pop("network_guessed", None)
+        if not parsed.network:
+            slots.pop("network", None)
+    if parsed.network:
+        slots["network"] = parsed.network
+        slots["network_guessed"] = False
+    if parsed.data_mb:
+        slots["data_mb"] = parsed.data_mb
+        slots.pop("bundle", None)
+    if parsed.amount is not None:
+        problem = _absorb_amount(turn, slots, parsed.amount, parsed.currency)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _absorb_amount(
+    turn: Turn, slots: dict[str, Any], amount: Decimal, currency: str | None
+) -> Reply | None:
+    country = turn.country
+    assert country is not None
+    if currency and currency != country.currency:
+        return Reply(turn.t._("Prices here are in %(currency)s.", currency=country.currency))
+    try:
+        slots["amount"] = Money.of(amount, country.currency).minor
+    except MoneyError:
+        return Reply(turn.t._("That amount is not valid in %(currency)s.", currency=country.currency))
+    return None
+
+
+async def advance(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
+    """Ask for the first missing slot, or quote when nothing is missing."""
+    country = turn.country
+    assert country is not None
+    kind = ProductKind(slots["kind"])
+    if "phone" not in slots:
+        return [_ask_phone(turn, slots)]
+    network = _settle_network(country, slots)
+    if network is None:
+        return [_ask_network(turn, slots, country)]
+    if kind is ProductKind.AIRTIME:
+        problem = _check_airtime_amount(turn, slots, network)
+        if problem is not None:
+            return [problem]
+    else:
+        bundle = _settle_bundle(network, slots)
+        if bundle is None:
+            return [_ask_bundle(turn, slots, network)]
+    return [await _quote(turn, slots, country, network)]
+
+
+def _ask_phone(turn: Turn, slots: dict[str, Any]) -> Reply:
+    turn.set_slots(slots, AWAIT_PHONE)
+    buttons = (Button("phone:self", turn.t._("My number")),) if turn.user.phone else ()
+    return Reply(turn.t._("Which phone number should I top up?"), buttons=buttons)
+
+
+def _settle_network(country: Country, slots: dict[str, Any]) -> Network | None:
+    """The network to use: the one named, else the one the number's prefix suggests."""
+    if slots.get("network"):
+        return country.network(slots["network"])
+    if slots.get("network_asked"):
+        return None
+    guess = guess_network(slots["phone"], country.code)
+    if guess is None:
+        return None
+    slots["network"] = guess
+    slots["network_guessed"] = country.portable_numbers
+    return country.network(guess)
+
+
+def _ask_network(turn: Turn, slots: dict[str, Any], country: Country) -> Reply:
+    turn.set_slots(slots, AWAIT_NETWORK)
+    text = turn.t._("Which network is %(phone)s on?", phone=display_phone(slots["phone"]))
+    choices = [(f"net:{n.id}", n.name) for n in country.networks]
+    if len(choices) <= 3:
+        return Reply(text, buttons=tuple(Button(i, title) for i, title in choices))
+    return Reply(text, rows=tuple(ListRow(i, title) for i, title in choices), list_title=turn.t._("Networks"))
+
+
+def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -> Reply | None:
+    """None when the amount is present and in range; otherwise the question to ask."""
+    amount = slots.get("amount")
+    low, high = network.airtime_min, network.airtime_max
+    if amount is not None and low.minor <= amount <= high.minor:
+        return None
+    turn.set_slots({k: v for k, v in slots.items() if k != "amount"}, AWAIT_AMOUNT)
+    t = turn.t
+    suggestions = [Money(low.minor * factor, low.currency) for factor in (2, 5, 10)]
+    buttons = tuple(
+        Button(f"amount:{s.minor}", t.money(s)) for s in suggestions if s.minor <= high.minor
+    )
+    if amount is None:
+        text = t._("How much %(network)s airtime?", network=network.name)
+    else:
+        text = t._(
+            "%(network)s airtime must be between %(low)s and %(high)s. How much would you like?",
+            network=network.name,
+            low=t.money(low),
+            high=t.money(high),
+        )
+    return Reply(text, buttons=buttons)
+
+
+def _settle_bundle(network: Network, slots: dict[str, Any]) -> Bundle | None:
+    if slots.get("bundle"):
+        return network.bundle(slots["bundle"])
+    wanted_mb, wanted_price = slots.get("data_mb"), slots.get("amount")
+    matches = [
+        b
+        for b in network.bundles
+        if (wanted_mb is not None and b.data_mb == wanted_mb)
+        or (wanted_mb is None and wanted_price is not None and b.price.minor == wanted_price)
+    ]
+    if len(matches) != 1:
+        return None
+    slots["bundle"] = matches[0].code
+    return matches[0]
+
+
+def bundle_rows(turn: Turn, network: Network) -> tuple[ListRow, ...]:
+    """The network's bundles as list rows: title the size and validity, description the price."""
+    t = turn.t
+    return tuple(
+        ListRow(
+            f"bundle:{b.code}",
+            b.name,
+            t._("%(price)s · %(days)s days", price=t.money(b.price), days=b.validity_days),
+        )
+        for b in network.bundles
+    )
+
+
+def _ask_bundle(turn: Turn, slots: dict[str, Any], network: Network) -> Reply:
+    turn.set_slots(slots, AWAIT_BUNDLE)
+    t = turn.t
+    if slots.get("data_mb"):
+        text = t._(
+            "%(network)s has no %(size)s bundle. Pick one of these:",
+            network=network.name,
+            size=_size(slots["data_mb"]),
+        )
+    else:
+        text = t._("Which %(network)s data bundle?", network=network.name)
+    return Reply(text, rows=bundle_rows(turn, network), list_title=t._("Bundles"))
+
+
+def _size(data_mb: int) -> str:
+    if data_mb >= 1024 and data_mb % 1024 == 0:
+        return f"{data_mb // 1024}GB"
+    if data_mb >= 1024:
+        return f"{data_mb / 1024:.1f}GB"
+    return f"{data_mb}MB"
+
+
+def _terms(slots: dict[str, Any], country: Country, network: Network) -> tuple[QuoteTerms, str]:
+    """The terms to quote and the product's description."""
+    if ProductKind(slots["kind"]) is ProductKind.DATA:
+        bundle = network.bundle(slots["bundle"])
+        assert bundle is not None
+        terms = QuoteTerms(ProductKind.DATA, country.code, network.id, slots["phone"], bundle.price, bundle.code)
+        return terms, f"{network.name} {bundle.name}"
+    price = Money(slots["amount"], country.currency)
+    return QuoteTerms(ProductKind.AIRTIME, country.code, network.id, slots["phone"], price), network.name
+
+
+async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: Network) -> Reply:
+    terms, product = _terms(slots, country, network)
+    quote = await orders.create_quote(
+        turn.session, turn.conversation.id, turn.user.id, terms, turn.quote_ttl_seconds
+    )
+    slots["quote"] = quote.id
+    turn.set_slots(slots, AWAIT_CONFIRM)
+    t = turn.t
+    balance = Money(await available_balance(turn.session, turn.user.id, country.currency), country.currency)
+    if terms.kind is ProductKind.DATA:
+        text = t._(
+            "Buy %(product)s data (%(price)s) for %(phone)s?",
+            product=product,
+            price=t.money(terms.price),
+            phone=display_phone(terms.phone),
+        )
+    else:
+        text = t._(
+            "Buy %(price)s %(network)s airtime for %(phone)s?",
+            price=t.money(terms.price),
+            network=product,
+            phone=display_phone(terms.phone),
+        )
+    text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
+    buttons = [Button(f"confirm:{quote.id}", t._("Confirm")), Button("cancel", t._("Cancel"))]
+    if slots.get("network_guessed"):
+        text += "\n" + t._(
+            "Network guessed from the number: %(network)s. Numbers can move between networks;"
+            " tap Change network if this is wrong.",
+            network=network.name,
+        )
+        buttons.append(Button("changenet", t._("Change network")))
+    return Reply(text, buttons=tuple(buttons))
+
+
+def change_network(turn: Turn) -> Reply:
+    """The user says the guessed network is wrong: ask which one it is."""
+    country = turn.country
+    assert country is not None
+    slots = turn.slots
+    slots.pop("network", None)
+    slots.pop("quote", None)
+    slots["network_guessed"] = False
+    slots["network_asked"] = True
+    return _ask_network(turn, slots, country)
+
+
+async def choose_network(turn: Turn, network_id: str) -> list[Reply]:
+    """The user picked a network."""
+    country = turn.country
+    assert country is not None
+    if country.network(network_id) is None or "kind" not in turn.slots:
+        return [Reply(turn.t._("That choice is no longer available."))]
+    slots = turn.slots
+    slots["network"] = network_id
+    slots["network_guessed"] = False
+    slots.pop("bundle", None)
+    return await advance(turn, slots)
+
+
+async def choose_bundle(turn: Turn, code: str) -> list[Reply]:
+    """The user picked a bundle from the list."""
+    country = turn.country
+    slots = turn.slots
+    network = country.network(slots.get("network", "")) if country else None
+    if network is None or network.bundle(code) is None:
+        return [Reply(turn.t._("That choice is no longer available."))]
+    slots["bundle"] = code
+    return await advance(turn, slots)
+
+
+async def choose_amount(turn: Turn, minor: int) -> list[Reply]:
+    """The user tapped a suggested amount."""
+    if "kind" not in turn.slots:
+        return [Reply(turn.t._("That choice is no longer available."))]
+    slots = turn.slots
+    slots["amount"] = minor
+    return await advance(turn, slots)
+
+
+async def use_own_number(turn: Turn) -> list[Reply]:
+    """The user tapped "My number"."""
+    if not turn.user.phone or "kind" not in turn.slots:
+        return [Reply(turn.t._("That choice is no longer available."))]
+    slots = turn.slots
+    slots["phone"] = turn.user.phone
+    return await advance(turn, slots)
+
+
+def phone_from_text(turn: Turn, text: str) -> str | None:
+    """A phone number typed on its own while we wait for one."""
+    country = turn.country
+    return normalize_phone(text, country.code) if country else None
+
+
+def bundle_from_text(turn: Turn, text: str) -> str | None:
+    """A bundle chosen by typing its row number, name or code while we wait for one."""
+    country = turn.country
+    network = country.network(turn.slots.get("network", "")) if country else None
+    if network is None:
+        return None
+    cleaned = text.strip().lower()
+    if cleaned.isdigit() and 1 <= int(cleaned) <= len(network.bundles):
+        return network.bundles[int(cleaned) - 1].code
+    return next(
+        (b.code for b in network.bundles if cleaned in (b.code.lower(), b.name.lower())), None
+    )
+
+
+async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
+    """Place the order for a quote, once; refuse stale, foreign or expired confirmations."""
+    t = turn.t
+    current = turn.slots.get("quote")
+    if quote_id is None:
+        quote_id = current
+    if quote_id is None:
+        return [Reply(t._("There is nothing to confirm. What would you like to buy?"))]
+    existing = await orders.order_for_quote(turn.session, quote_id)
+    if existing is not None:
+        return [Reply(t._("That order is already placed (ref %(ref)s).", ref=existing.reference))]
+    if quote_id != current:
+        return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
+    return await _place(turn, quote_id)
+
+
+async def _place(turn: Turn, quote_id: str) -> list[Reply]:
+    t = turn.t
+    country = turn.country
+    assert country is not None
+    network = country.network(turn.slots.get("network", ""))
+    assert network is not None
+    try:
+        async with turn.session.begin_nested():
+            placed = await orders.place_order(turn.session, quote_id, turn.user.id, network.service_id)
+    except QuoteRejected as rejected:
+        turn.reset()
+        if rejected.problem is QuoteProblem.EXPIRED:
+            return [Reply(t._("That offer has expired. Please start again."))]
+        return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
+    except ledger.InsufficientFunds:
+        turn.reset()
+        balance = await available_balance(turn.session, turn.user.id, country.currency)
+        return [
+            Reply(
+                t._(
+                    "Your balance (%(balance)s) is not enough for this purchase. Nothing was charged.",
+                    balance=t.money(Money(balance, country.currency)),
+                )
+            )
+        ]
+    turn.reset()
+    if placed.created:
+        turn.placed_orders.append(placed.order.id)
+    return [
+        Reply(
+            t._(
+                "Order placed (ref %(ref)s). I'll message you as soon as it is delivered.",
+                ref=placed.order.reference,
+            )
+        )
+    ]
+

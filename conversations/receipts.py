@@ -1,0 +1,81 @@
+"""Turn queued notifications (delivered, refunded, delayed) into localized receipts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations.i18n import Localizer, display_phone, localizer
+from conversations.messages import Reply
+from domain.countries import get_country
+from domain.models import Notification, Order, User, utcnow
+from domain.money import Money
+from domain.orders import ProductKind
+from domain.users import available_balance
+
+
+def _product(t: Localizer, order: Order) -> str:
+    country = get_country(order.country)
+    network = country.network(order.network) if country else None
+    name = network.name if network else order.network
+    if order.kind == ProductKind.DATA and network and order.bundle_code:
+        bundle = network.bundle(order.bundle_code)
+        return t._("%(network)s %(bundle)s data", network=name, bundle=bundle.name if bundle else "")
+    return t._("%(network)s airtime", network=name)
+
+
+async def render(session: AsyncSession, notification: Notification) -> Reply | None:
+    """The receipt for one notification, in its user's language."""
+    order = await session.get(Order, notification.order_id) if notification.order_id else None
+    user = await session.get(User, notification.user_id)
+    if order is None or user is None:
+        return None
+    country = get_country(order.country)
+    t = localizer(user.language, country)
+    values = {
+        "price": t.money(Money(order.amount, order.currency)),
+        "product": _product(t, order),
+        "phone": display_phone(order.phone),
+        "ref": order.reference,
+    }
+    balance = Money(await available_balance(session, user.id, order.currency), order.currency)
+    texts = {
+        "order_delivered": t._("✅ Delivered: %(price)s %(product)s to %(phone)s. Ref %(ref)s.", **values),
+        "order_refunded": t._(
+            "❌ %(product)s to %(phone)s could not be delivered. %(price)s is back in your wallet. Ref %(ref)s.",
+            **values,
+        ),
+        "order_pending": t._(
+            "⏳ The network is slow to confirm %(product)s to %(phone)s. Your money is safe;"
+            " I'll tell you as soon as it is done. Ref %(ref)s.",
+            **values,
+        ),
+        "order_needs_review": t._(
+            "⚠️ We could not confirm %(product)s to %(phone)s. Your %(price)s is held safely"
+            " while our team checks it. Ref %(ref)s.",
+            **values,
+        ),
+    }
+    text = texts.get(notification.kind)
+    if text is None:
+        return None
+    if notification.kind in ("order_delivered", "order_refunded"):
+        text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
+    return Reply(text)
+
+
+async def take_undelivered(session: AsyncSession, conversation_id: int) -> list[Reply]:
+    """Render and mark delivered every notification waiting for a conversation, oldest first."""
+    statement = (
+        select(Notification)
+        .where(Notification.conversation_id == conversation_id, Notification.delivered_at.is_(None))
+        .order_by(Notification.id)
+        .with_for_update(skip_locked=True)
+    )
+    replies = []
+    for notification in (await session.scalars(statement)).all():
+        reply = await render(session, notification)
+        notification.delivered_at = utcnow()
+        if reply is not None:
+            replies.append(reply)
+    return replies

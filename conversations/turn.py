@@ -1,0 +1,51 @@
+"""The context of one conversation turn, shared by the flows that answer it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations.i18n import Localizer, localizer
+from conversations.messages import InboundMessage
+from domain.countries import Country, get_country
+from domain.models import Conversation, User
+
+
+@dataclass
+class Turn:
+    """One inbound message being answered, inside one database transaction."""
+
+    session: AsyncSession
+    user: User
+    conversation: Conversation
+    message: InboundMessage
+    quote_ttl_seconds: float
+    demo: bool
+    placed_orders: list[int] = field(default_factory=list)
+    """Orders placed in this turn, queued for fulfilment only after the commit."""
+
+    @property
+    def country(self) -> Country | None:
+        """The user's country, once known."""
+        return get_country(self.user.country) if self.user.country else None
+
+    @property
+    def t(self) -> Localizer:
+        """Translate and format for this user."""
+        return localizer(self.user.language, self.country)
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        """The conversation's slots (a copy; write back with ``set_slots``)."""
+        return dict(self.conversation.slots or {})
+
+    def set_slots(self, slots: dict[str, Any], state: str) -> None:
+        """Replace the slots and the state (a new dict, so the JSON column sees the change)."""
+        self.conversation.slots = dict(slots)
+        self.conversation.state = state
+
+    def reset(self) -> None:
+        """Forget any flow in progress."""
+        self.set_slots({}, "idle")

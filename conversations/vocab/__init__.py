@@ -1,0 +1,1 @@
+"""Per-language vocabularies for the message parser, shipped as JSON package data."""

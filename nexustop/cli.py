@@ -1,0 +1,177 @@
+"""The ``nexustop`` command: chat, parse, serve, worker, beat, db upgrade, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from bots.terminal import TerminalChat, TerminalOptions
+from conversations.parser import Parsed, parse
+from domain.countries import get_country
+from domain.phones import normalize_phone
+from nexustop.bootstrap import demo_settings, running_app, sandbox_app
+from nexustop.db import upgrade
+from nexustop.settings import Settings, get_settings
+
+
+def _settings(demo: bool) -> Settings:
+    base = get_settings()
+    return demo_settings(base) if demo else base
+
+
+def _country_arg(value: str) -> str:
+    if get_country(value) is None:
+        raise argparse.ArgumentTypeError(f"not one of our 16 countries: {value}")
+    return value.upper()
+
+
+def parsed_json(parsed: Parsed) -> dict[str, Any]:
+    """The ``nexustop parse`` contract: intent and entities, amounts as decimal strings."""
+    amount: Decimal | None = parsed.amount
+    return {
+        "intent": parsed.intent.value,
+        "amount": None if amount is None else format(amount.normalize(), "f"),
+        "currency": parsed.currency,
+        "phone": parsed.phone,
+        "network": parsed.network or parsed.network_guess,
+        "data_mb": parsed.data_mb,
+    }
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    if args.jsonl:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                result = parsed_json(parse(str(item.get("text", "")), str(item.get("country", "NG"))))
+            except (json.JSONDecodeError, AttributeError):
+                result = {"error": "each line must be a JSON object with country and text"}
+            print(json.dumps(result, ensure_ascii=False), flush=False)
+        sys.stdout.flush()
+        return 0
+    if args.text is None:
+        print("parse: give a text, or --jsonl to read lines from stdin", file=sys.stderr)
+        return 2
+    print(json.dumps(parsed_json(parse(args.text, args.country)), ensure_ascii=False))
+    return 0
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    settings = _settings(args.demo)
+    options = TerminalOptions(
+        country=args.country,
+        language=args.lang,
+        phone=normalize_phone(args.phone, args.country or "NG") if args.phone else None,
+        json_output=args.json,
+    )
+    if args.phone and options.phone is None:
+        print(f"chat: {args.phone!r} is not a valid phone number", file=sys.stderr)
+        return 2
+    async with running_app(settings) as app:
+        chat = TerminalChat(app.engine, options)
+        if sys.stdin.isatty() and not args.json:
+            print("NexusTop terminal chat. Type a message (Ctrl-D to quit). Try: help", flush=True)
+        await chat.run(sys.stdin)
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from nexustop.web import create_app
+
+    web.run_app(create_app(_settings(args.demo)), host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_db(args: argparse.Namespace) -> int:
+    upgrade(get_settings().database_url)
+    print("database is up to date")
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    print(f"sandboxes on http://{args.host}:{args.port}/vtpass (set VTPASS_BASE_URL to it)", flush=True)
+    web.run_app(sandbox_app(), host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from nexustop.worker import run_worker
+
+    run_worker(args.celery_args)
+    return 0
+
+
+def _cmd_beat(args: argparse.Namespace) -> int:
+    from nexustop.worker import run_beat
+
+    run_beat()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="nexustop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="chat with the bot in the terminal")
+    chat.add_argument("--demo", action="store_true", help="embedded SQLite, in-process tasks and sandbox")
+    chat.add_argument("--country", type=_country_arg)
+    chat.add_argument("--lang", choices=["en", "fr", "pt", "pcm"])
+    chat.add_argument("--phone")
+    chat.add_argument("--json", action="store_true", help="one JSON object per bot reply")
+
+    parse_cmd = sub.add_parser("parse", help="print the intent and entities of a message")
+    parse_cmd.add_argument("text", nargs="?")
+    parse_cmd.add_argument("--country", type=_country_arg, default="NG")
+    parse_cmd.add_argument("--jsonl", action="store_true", help='read {"country","text"} lines from stdin')
+
+    serve = sub.add_parser("serve", help="run the web app")
+    serve.add_argument("--demo", action="store_true")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+
+    sandbox = sub.add_parser("sandbox", help="run the provider sandboxes on one port")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8090)
+
+    worker = sub.add_parser("worker", help="run a Celery worker")
+    worker.add_argument("celery_args", nargs=argparse.REMAINDER)
+    sub.add_parser("beat", help="run Celery beat (schedules the reconciler)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nexustop`` command."""
+    args = build_parser().parse_args(argv)
+    quiet = args.command == "chat"  # the chat owns the terminal: only errors may interrupt it
+    logging.basicConfig(
+        level=logging.ERROR if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "chat":
+        return asyncio.run(_chat(args))
+    handlers = {
+        "parse": _cmd_parse,
+        "serve": _cmd_serve,
+        "db": _cmd_db,
+        "sandbox": _cmd_sandbox,
+        "worker": _cmd_worker,
+        "beat": _cmd_beat,
+    }
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

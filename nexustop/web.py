@@ -1,0 +1,38 @@
+"""The aiohttp web app that channels, webhooks and the staff inbox mount onto."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from sqlalchemy import text
+
+from nexustop.bootstrap import App, running_app
+from nexustop.settings import Settings
+
+APP_KEY = web.AppKey("nexustop", App)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers, 503 otherwise."""
+    app = request.app[APP_KEY]
+    try:
+        async with app.db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure to reach the database means unhealthy
+        return web.json_response({"status": "unavailable", "error": type(error).__name__}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The web application; its cleanup context owns the database, provider and queue."""
+    web_app = web.Application()
+
+    async def lifecycle(web_app: web.Application) -> AsyncIterator[None]:
+        async with running_app(settings) as app:
+            web_app[APP_KEY] = app
+            yield
+
+    web_app.cleanup_ctx.append(lifecycle)
+    web_app.router.add_get("/healthz", healthz)
+    return web_app
