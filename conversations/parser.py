@@ -37,7 +37,8 @@ _MAX_RUN_GROUPS = 8
 _SHORT_TOKEN = 4
 _RATIO_CUTOFF = 85.0
 
-_RUN_RE = re.compile(r"\+?[0-9](?:[ \-.\u00a0\u202f]?[0-9])*")
+# An area code in brackets, "(025) 123456", is part of the number that follows it.
+_RUN_RE = re.compile(r"\+?(?:\([0-9]{1,4}\) ?)?[0-9](?:(?:[ \-.\u00a0\u202f]|\) ?)?[0-9])*")
 _GROUP_RE = re.compile(r"\+?[0-9]+")
 _GROUPED_THOUSANDS = re.compile(r"[0-9]{1,3}(?:([ .\u00a0\u202f])[0-9]{3})(?:\1[0-9]{3})*")
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})

@@ -1,0 +1,1 @@
+"""The staff side: agent inbox, analytics and the REST API (to come)."""

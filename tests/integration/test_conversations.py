@@ -1,0 +1,175 @@
+"""Scripted dialogues through the real engine on PostgreSQL: every language, every country."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import phonenumbers
+import pytest
+from sqlalchemy import select
+
+from conversations.engine import Engine
+from domain import ledger
+from domain.countries import COUNTRY_CODES, get_country
+from domain.database import Database
+from domain.models import Identity
+from domain.money import Money
+from domain.phones import guess_network, normalize_phone
+from nexustop.queues import InProcessQueue
+from tests.integration.dialogue import Chat, chat_engine
+
+
+@pytest.fixture
+async def engine(db: Database) -> AsyncIterator[tuple[Engine, InProcessQueue]]:
+    async with chat_engine(db) as pair:
+        yield pair
+
+
+def chat(pair: tuple[Engine, InProcessQueue], **kwargs: str) -> Chat:
+    return Chat(pair[0], pair[1], **kwargs)
+
+
+async def assert_ledger_balanced(db: Database) -> None:
+    async with db.transaction() as session:
+        assert all(p == 0 and q == 0 for p, q in (await ledger.currency_sums(session)).values())
+        assert await ledger.overdrawn_accounts(session) == []
+
+
+async def test_english_airtime_purchase_from_first_message_to_receipt(engine, db) -> None:
+    c = chat(engine, country="NG")
+    first = await c.say("buy 500 airtime for 08031234567")
+    assert "Welcome" in first and "₦10,000.00" in first
+    assert "Buy ₦500.00 MTN airtime for +234 803 123 4567?" in first
+    assert "Network guessed" in first  # Nigerian numbers are portable: the guess is shown
+    await c.press(c.last_choice("confirm:"))
+    receipt = await c.receipts()
+    assert "Delivered" in receipt and "₦500.00" in receipt and "₦9,500.00" in receipt
+    assert "₦9,500.00" in await c.say("balance")
+    await assert_ledger_balanced(db)
+
+
+async def test_pidgin_data_purchase_with_bundle_list(engine, db) -> None:
+    c = chat(engine, country="NG", phone="+2348051234567")
+    text = await c.say("abeg i wan buy data for 08051234567")
+    assert "Which Glo data bundle?" in text
+    await c.press(c.last_choice("bundle:glo-ng-1gb-1d"))
+    await c.say("yes")
+    assert "Delivered" in await c.receipts()
+    assert "₦9,650.00" in await c.say("wetin be my balance")
+
+
+async def test_french_dialogue_in_senegal(engine, db) -> None:
+    c = chat(engine, country="SN", language="fr")
+    text = await c.say("bonjour")
+    assert "Sénégal" in text
+    text = await c.say("je veux du crédit")
+    text = await c.say("77 123 45 67")
+    assert "Orange" in text
+    text = await c.say("1000F")
+    assert "1 000 F CFA" in text
+    await c.say("oui")
+    receipt = await c.receipts()
+    assert "1 000 F CFA" in receipt and "9 000 F CFA" in receipt
+
+
+async def test_portuguese_dialogue_in_cabo_verde(engine, db) -> None:
+    c = chat(engine, country="CV")
+    text = await c.say("olá, quero recarga de 200 para 991 23 45")
+    assert "200,00 CVE" in text
+    await c.say("sim")
+    assert "200,00 CVE" in await c.receipts()
+
+
+async def test_cancel_at_any_point_moves_no_money(engine, db) -> None:
+    c = chat(engine, country="GH")
+    await c.say("airtime")
+    await c.say("0241234567")
+    text = await c.say("cancel")
+    assert "Nothing was charged" in text or "Rien" in text
+    assert "GH₵150.00" in await c.say("balance")
+
+
+async def test_replayed_and_stale_confirmations_buy_once(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("airtime 100 for 08031234567")
+    stale = c.last_choice("confirm:")
+    await c.say("airtime 200 for 08031234567")
+    fresh = c.last_choice("confirm:")
+    assert "no longer valid" in await c.press(stale)
+    await c.press(fresh)
+    assert "already placed" in await c.press(fresh)
+    assert "already placed" in await c.press(fresh)
+    await c.receipts()
+    assert "₦9,800.00" in await c.say("balance")
+    await assert_ledger_balanced(db)
+
+
+async def test_a_purchase_the_wallet_cannot_afford_is_refused_without_moving_money(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("airtime 50000 for 08031234567")
+    text = await c.press(c.last_choice("confirm:"))
+    assert "not enough" in text and "Nothing was charged" in text
+    assert "₦10,000.00" in await c.say("balance")
+
+
+async def test_failed_delivery_is_refunded_and_told(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("airtime 300 for 08031230000")
+    await c.press(c.last_choice("confirm:"))
+    receipt = await c.receipts()
+    assert "could not be delivered" in receipt and "₦10,000.00" in receipt
+    await assert_ledger_balanced(db)
+
+
+async def test_first_message_without_country_is_kept_until_the_country_is_known(engine, db) -> None:
+    c = chat(engine)
+    assert "Which country" in await c.say("I want 1GB data")
+    text = await c.press("country:GH")
+    assert "Ghana" in text and "Which phone number" in text
+
+
+async def test_unsupported_intents_get_an_honest_answer(engine, db) -> None:
+    c = chat(engine, country="NG")
+    assert "not available yet" in await c.say("send 2000 to 08031234567")
+    assert "coming soon" in await c.say("fund my wallet 5000")
+    assert "Sorry" in await c.say("qwertyuiop")
+
+
+async def test_out_of_range_amount_is_explained(engine, db) -> None:
+    c = chat(engine, country="NG")
+    text = await c.say("airtime 10 for 08031234567")
+    assert "between ₦50.00 and ₦50,000.00" in text
+
+
+def _sample_mobile(country: str) -> tuple[str, str | None]:
+    example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None
+    local = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    e164 = normalize_phone(local, country)
+    assert e164 is not None, (country, local)
+    return local, guess_network(e164, country)
+
+
+@pytest.mark.parametrize("code", COUNTRY_CODES)
+async def test_one_airtime_purchase_in_every_country(engine, db, code: str) -> None:
+    country = get_country(code)
+    assert country is not None
+    local, guessed = _sample_mobile(code)
+    amount = country.networks[0].airtime_min.major * 2
+    c = chat(engine, country=code)
+    text = await c.say(f"airtime {amount} for {local}")
+    if guessed is None:
+        text = await c.press(c.last_choice("net:"))
+    assert c.last_choice("confirm:")
+    await c.press(c.last_choice("confirm:"))
+    receipt = await c.receipts()
+    assert "✅" in receipt, (code, text, receipt)
+    spent = Money.of(amount, country.currency)
+    async with db.transaction() as session:
+        user_id = await session.scalar(select(Identity.user_id).where(Identity.channel_user_id == c.user))
+        assert user_id is not None
+        wallet = await ledger.open_wallet(session, user_id, country.currency)
+        balance = await ledger.balance(session, wallet)
+    assert balance.posted == country.demo_opening_balance.minor - spent.minor
+    assert balance.debits_pending == 0
+    await assert_ledger_balanced(db)
