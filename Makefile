@@ -36,8 +36,9 @@ pytest: $(STAMP)
 
 ## locales: re-extract messages and merge them into the en/fr/pt catalogs
 locales: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -o locales/messages.pot conversations
-	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -c TRANSLATORS: --add-location=file --sort-output \
+		--no-wrap --project=NexusTop -o locales/messages.pot conversations
+	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap
 
 ## bench: every benchmark, one after another (each also runs alone: python bench/<name>.py)
 bench: $(STAMP)

@@ -34,6 +34,13 @@ _STATES = {
 }
 
 
+def network_name(country_code: str, network_id: str) -> str:
+    """The display name of a network, or its id if the catalog no longer lists it."""
+    country = get_country(country_code)
+    network = country.network(network_id) if country else None
+    return network.name if network else network_id
+
+
 def help_reply(turn: Turn) -> Reply:
     """What the bot can do, with examples in the user's currency."""
     t = turn.t
@@ -75,15 +82,13 @@ async def history_reply(turn: Turn) -> Reply:
         return Reply(t._("You have no orders yet."))
     lines = [t._("Your recent orders:")]
     for order in recent:
-        country = get_country(order.country)
         product = t._("airtime") if order.kind == orders.ProductKind.AIRTIME else t._("data")
         lines.append(
             t._(
                 "%(when)s · %(price)s %(network)s %(product)s → %(phone)s · %(state)s",
                 when=t.when(order.created_at),
                 price=t.money(Money(order.amount, order.currency)),
-                network=(country.network(order.network).name if country and country.network(order.network)
-                         else order.network),
+                network=network_name(order.country, order.network),
                 product=product,
                 phone=display_phone(order.phone),
                 state=t._(_STATES[orders.OrderState(order.state)]),

@@ -187,7 +187,9 @@ async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Repl
     slots = turn.slots
     if state == purchase.AWAIT_BUNDLE and (code := purchase.bundle_from_text(turn, text)):
         slots["bundle"] = code
-    elif state == purchase.AWAIT_PHONE and not parsed.phone and (phone := purchase.phone_from_text(turn, text)):
+    elif (
+        state == purchase.AWAIT_PHONE and not parsed.phone and (phone := purchase.phone_from_text(turn, text))
+    ):
         slots["phone"] = phone
     problems = purchase.absorb(turn, slots, parsed)
     if problems:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from conversations.i18n import REPLY_LANGUAGES, reply_language
-from conversations.messages import Button, ListRow, Reply
 from conversations.intents import Intent
+from conversations.messages import Button, ListRow, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
 from domain.countries import all_countries, get_country

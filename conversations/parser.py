@@ -102,8 +102,7 @@ class _EntryBuilder:
         if len(self.marker_langs) == 1:
             lang = next(iter(self.marker_langs))
             evidence[lang] = evidence.get(lang, 0) + 2
-        return _Entry(tuple(self.intents.items()), self.network, self.country,
-                      tuple(evidence.items()))
+        return _Entry(tuple(self.intents.items()), self.network, self.country, tuple(evidence.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +135,7 @@ def _language_entries(builders: dict[str, _EntryBuilder], language: str) -> None
     vocab = load_language(language)
     _intent_entries(builders, vocab.intents, language)
     for key in vocab.data_words:
-        builders.setdefault(key, _EntryBuilder()).add_intent(
-            Intent.BUY_DATA, DATA_WORD_WEIGHT, language)
+        builders.setdefault(key, _EntryBuilder()).add_intent(Intent.BUY_DATA, DATA_WORD_WEIGHT, language)
     for key in vocab.markers:
         builders.setdefault(key, _EntryBuilder()).marker_langs.add(language)
     for code, names in vocab.countries.items():
@@ -158,7 +156,8 @@ def _fuzzy_targets(
     phrases: dict[str, _Entry], no_fuzzy: frozenset[str]
 ) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
     singles = [
-        k for k, e in phrases.items()
+        k
+        for k, e in phrases.items()
         if " " not in k and len(k) >= 3 and k not in no_fuzzy and (e.intents or e.network)
     ]
     short: dict[str, list[str]] = {}
@@ -239,9 +238,7 @@ def _fuzzy_long(lex: _Lexicon, token: str) -> str | None:
     ):
         scored[word] = score
     # fuzz.ratio scores a swap of two letters ("airtle") below the cutoff: accept those too.
-    for word, _, _ in process.extract(
-        token, lex.long_targets, scorer=OSA.distance, score_cutoff=1, limit=5
-    ):
+    for word, _, _ in process.extract(token, lex.long_targets, scorer=OSA.distance, score_cutoff=1, limit=5):
         scored.setdefault(word, _RATIO_CUTOFF)
     scored = {w: s for w, s in scored.items() if _same_digits(token, w)}
     if not scored:
@@ -289,9 +286,7 @@ class _Scan:
         self.text = self.text[:start] + " " * (end - start) + self.text[end:]
 
 
-def _phone_in_groups(
-    groups: list[tuple[str, int, int]], country: str
-) -> Iterator[tuple[str, int, int]]:
+def _phone_in_groups(groups: list[tuple[str, int, int]], country: str) -> Iterator[tuple[str, int, int]]:
     """Yield (E.164, start, end) for phones made of consecutive digit groups, longest first."""
     i = 0
     while i < len(groups):
@@ -314,8 +309,9 @@ def _phone_like(group: str) -> bool:
 
 
 def _scan_run(scan: _Scan, run: re.Match[str], country: str) -> None:
-    groups = [(g.group(), run.start() + g.start(), run.start() + g.end())
-              for g in _GROUP_RE.finditer(run.group())][:_MAX_RUN_GROUPS]
+    groups = [
+        (g.group(), run.start() + g.start(), run.start() + g.end()) for g in _GROUP_RE.finditer(run.group())
+    ][:_MAX_RUN_GROUPS]
     found = list(_phone_in_groups(groups, country))
     for e164, start, end in found:
         scan.phones.append(e164)
@@ -386,8 +382,9 @@ def _decimal(raw: str, has_multiplier: bool) -> Decimal | None:
     if seps:
         last = seps[-1]
         whole, _, tail = text.rpartition(last)
-        grouping = (len(set(seps)) == 1 and (len(seps) > 1 or (
-            len(tail) == 3 and not has_multiplier and whole.lstrip("0") != "")))
+        grouping = len(set(seps)) == 1 and (
+            len(seps) > 1 or (len(tail) == 3 and not has_multiplier and whole.lstrip("0") != "")
+        )
         decimal = whole.replace(".", "").replace(",", "") + "." + tail
         text = text.replace(last, "") if grouping else decimal
     try:
@@ -541,7 +538,8 @@ def _intent(words: _Words, q: _Quantities, phone: str | None) -> tuple[Intent, i
     if intent is Intent.SEND_MONEY and q.sizes and not q.amounts:
         return Intent.BUY_DATA, weight
     implicit = intent in (Intent.UNKNOWN, Intent.HELP) or (
-        intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1)
+        intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1
+    )
     if implicit and q.amounts and (phone or words.network):
         return Intent.BUY_AIRTIME, 1
     return intent, weight

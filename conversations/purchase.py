@@ -53,9 +53,7 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
     return problems
 
 
-def _absorb_amount(
-    turn: Turn, slots: dict[str, Any], amount: Decimal, currency: str | None
-) -> Reply | None:
+def _absorb_amount(turn: Turn, slots: dict[str, Any], amount: Decimal, currency: str | None) -> Reply | None:
     country = turn.country
     assert country is not None
     if currency and currency != country.currency:
@@ -126,9 +124,7 @@ def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -
     turn.set_slots({k: v for k, v in slots.items() if k != "amount"}, AWAIT_AMOUNT)
     t = turn.t
     suggestions = [Money(low.minor * factor, low.currency) for factor in (2, 5, 10)]
-    buttons = tuple(
-        Button(f"amount:{s.minor}", t.money(s)) for s in suggestions if s.minor <= high.minor
-    )
+    buttons = tuple(Button(f"amount:{s.minor}", t.money(s)) for s in suggestions if s.minor <= high.minor)
     if amount is None:
         text = t._("How much %(network)s airtime?", network=network.name)
     else:
@@ -197,7 +193,9 @@ def _terms(slots: dict[str, Any], country: Country, network: Network) -> tuple[Q
     if ProductKind(slots["kind"]) is ProductKind.DATA:
         bundle = network.bundle(slots["bundle"])
         assert bundle is not None
-        terms = QuoteTerms(ProductKind.DATA, country.code, network.id, slots["phone"], bundle.price, bundle.code)
+        terms = QuoteTerms(
+            ProductKind.DATA, country.code, network.id, slots["phone"], bundle.price, bundle.code
+        )
         return terms, f"{network.name} {bundle.name}"
     price = Money(slots["amount"], country.currency)
     return QuoteTerms(ProductKind.AIRTIME, country.code, network.id, slots["phone"], price), network.name
@@ -307,9 +305,7 @@ def bundle_from_text(turn: Turn, text: str) -> str | None:
     cleaned = text.strip().lower()
     if cleaned.isdigit() and 1 <= int(cleaned) <= len(network.bundles):
         return network.bundles[int(cleaned) - 1].code
-    return next(
-        (b.code for b in network.bundles if cleaned in (b.code.lower(), b.name.lower())), None
-    )
+    return next((b.code for b in network.bundles if cleaned in (b.code.lower(), b.name.lower())), None)
 
 
 async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
@@ -364,4 +360,3 @@ async def _place(turn: Turn, quote_id: str) -> list[Reply]:
             )
         )
     ]
-

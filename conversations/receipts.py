@@ -5,13 +5,29 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations.i18n import Localizer, display_phone, localizer
+from conversations.i18n import N_, Localizer, display_phone, localizer
 from conversations.messages import Reply
 from domain.countries import get_country
 from domain.models import Notification, Order, User, utcnow
 from domain.money import Money
 from domain.orders import ProductKind
 from domain.users import available_balance
+
+#: Receipt texts per notification kind, translated when rendered.
+_RECEIPTS = {
+    "order_delivered": N_("✅ Delivered: %(price)s %(product)s to %(phone)s. Ref %(ref)s."),
+    "order_refunded": N_(
+        "❌ %(product)s to %(phone)s could not be delivered. %(price)s is back in your wallet. Ref %(ref)s."
+    ),
+    "order_pending": N_(
+        "⏳ The network is slow to confirm %(product)s to %(phone)s. Your money is safe;"
+        " I'll tell you as soon as it is done. Ref %(ref)s."
+    ),
+    "order_needs_review": N_(
+        "⚠️ We could not confirm %(product)s to %(phone)s. Your %(price)s is held safely"
+        " while our team checks it. Ref %(ref)s."
+    ),
+}
 
 
 def _product(t: Localizer, order: Order) -> str:
@@ -38,28 +54,12 @@ async def render(session: AsyncSession, notification: Notification) -> Reply | N
         "phone": display_phone(order.phone),
         "ref": order.reference,
     }
-    balance = Money(await available_balance(session, user.id, order.currency), order.currency)
-    texts = {
-        "order_delivered": t._("✅ Delivered: %(price)s %(product)s to %(phone)s. Ref %(ref)s.", **values),
-        "order_refunded": t._(
-            "❌ %(product)s to %(phone)s could not be delivered. %(price)s is back in your wallet. Ref %(ref)s.",
-            **values,
-        ),
-        "order_pending": t._(
-            "⏳ The network is slow to confirm %(product)s to %(phone)s. Your money is safe;"
-            " I'll tell you as soon as it is done. Ref %(ref)s.",
-            **values,
-        ),
-        "order_needs_review": t._(
-            "⚠️ We could not confirm %(product)s to %(phone)s. Your %(price)s is held safely"
-            " while our team checks it. Ref %(ref)s.",
-            **values,
-        ),
-    }
-    text = texts.get(notification.kind)
-    if text is None:
+    template = _RECEIPTS.get(notification.kind)
+    if template is None:
         return None
+    text = t._(template, **values)
     if notification.kind in ("order_delivered", "order_refunded"):
+        balance = Money(await available_balance(session, user.id, order.currency), order.currency)
         text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
     return Reply(text)
 

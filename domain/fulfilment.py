@@ -107,9 +107,7 @@ async def fulfil(
     return await _apply(db, order_id, result, requery_delays)
 
 
-async def _apply(
-    db: Database, order_id: int, result: TopupResult, requery_delays: Sequence[float]
-) -> Step:
+async def _apply(db: Database, order_id: int, result: TopupResult, requery_delays: Sequence[float]) -> Step:
     async with db.transaction() as session:
         order = await session.scalar(select(Order).where(Order.id == order_id).with_for_update())
         if order is None or order.state not in IN_FLIGHT:

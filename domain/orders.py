@@ -176,9 +176,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def record_state(
-    session: AsyncSession, order: Order, state: OrderState, detail: str = ""
-) -> None:
+async def record_state(session: AsyncSession, order: Order, state: OrderState, detail: str = "") -> None:
     """Move an order to ``state`` and append the step to its history."""
     order.state = state
     order.updated_at = utcnow()

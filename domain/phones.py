@@ -20,7 +20,13 @@ _DIGITS = re.compile(r"\+?[0-9]+")
 _MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 # Types phonenumbers checks before mobile: a number matching one of these is not mobile-ish.
 _SPECIAL_DESCS = (
-    "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
     "voicemail",
 )
 
@@ -49,7 +55,7 @@ class _Plan:
         found = self.e164(digits)
         prefix = self.national_prefix
         if found is None and prefix and digits.startswith(prefix):
-            found = self.e164(digits[len(prefix):])
+            found = self.e164(digits[len(prefix) :])
         return found
 
 
@@ -195,7 +201,7 @@ def guess_network(e164: str, country: str) -> str | None:
 def mask_phone(e164: str) -> str:
     """Mask all but the last 4 digits of a phone number, for logs ("+234*******4567")."""
     head = "+" if e164.startswith("+") else ""
-    digits = e164[len(head):]
+    digits = e164[len(head) :]
     if len(digits) <= 4:
         return head + "*" * len(digits)
     return head + "*" * (len(digits) - 4) + digits[-4:]

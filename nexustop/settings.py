@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     celery_task_always_eager: bool = False
     """True runs fulfilment in-process on the event loop instead of on Celery workers."""
+    celery_visibility_timeout: float = 3600.0
+    """Seconds before Redis redelivers an unacked task; must exceed the longest requery delay."""
 
     vtpass_base_url: str = "https://sandbox.vtpass.com"
     vtpass_api_key: SecretStr = SecretStr("sandbox-api-key")

@@ -38,7 +38,8 @@ async def test_200_concurrent_purchases_against_a_wallet_that_affords_50(db: Dat
         try:
             async with db.transaction() as session:
                 await ledger.create_transfer(
-                    session, NewTransfer(uuid.uuid4().hex, wallet, topups, 500, "NGN", "purchase", pending=True)
+                    session,
+                    NewTransfer(uuid.uuid4().hex, wallet, topups, 500, "NGN", "purchase", pending=True),
                 )
             return True
         except InsufficientFunds:
@@ -84,8 +85,12 @@ async def test_pending_then_post_or_void_resolves_once(db: Database) -> None:
     wallet, _promo, topups = await _funded_wallet(db, 1_000)
     posted, voided = uuid.uuid4().hex, uuid.uuid4().hex
     async with db.transaction() as session:
-        await ledger.create_transfer(session, NewTransfer(posted, wallet, topups, 300, "NGN", "p", pending=True))
-        await ledger.create_transfer(session, NewTransfer(voided, wallet, topups, 400, "NGN", "p", pending=True))
+        await ledger.create_transfer(
+            session, NewTransfer(posted, wallet, topups, 300, "NGN", "p", pending=True)
+        )
+        await ledger.create_transfer(
+            session, NewTransfer(voided, wallet, topups, 400, "NGN", "p", pending=True)
+        )
         assert (await ledger.balance(session, wallet)).available == 300
 
     async with db.transaction() as session:

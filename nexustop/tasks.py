@@ -1,0 +1,105 @@
+"""Celery tasks: one fulfilment step per run (retried while the outcome is unknown) and the reconciler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from celery import Task
+from celery.signals import worker_process_shutdown, worker_shutdown
+
+from domain.database import Database
+from domain.fulfilment import CheckAgain, due_for_check, fulfil
+from nexustop.celery_app import app
+from nexustop.providers import build_topup_provider
+from nexustop.settings import Settings, get_settings
+from payments.vtpass import VTpassProvider
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class WorkerRuntime:
+    """What one worker process needs to run async domain code: its own loop, pool and HTTP client."""
+
+    pid: int
+    settings: Settings
+    loop: asyncio.AbstractEventLoop
+    db: Database
+    provider: VTpassProvider
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` to completion on this process's loop."""
+        return self.loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        """Close the HTTP session, the pool and the loop."""
+        try:
+            self.run(self.provider.close())
+            self.run(self.db.dispose())
+        finally:
+            self.loop.close()
+
+
+_runtime: WorkerRuntime | None = None
+
+
+def runtime() -> WorkerRuntime:
+    """This process's runtime, created on first use and again in a forked child."""
+    global _runtime
+    # A forked child inherits the parent's loop and sockets; using them would corrupt the
+    # parent's connections, so the child opens its own and simply drops the inherited ones.
+    if _runtime is None or _runtime.pid != os.getpid():
+        settings = get_settings()
+        _runtime = WorkerRuntime(
+            pid=os.getpid(),
+            settings=settings,
+            loop=asyncio.new_event_loop(),
+            db=Database(settings.database_url, pool_size=2),
+            provider=build_topup_provider(settings),
+        )
+    return _runtime
+
+
+def close_runtime(**_: Any) -> None:
+    """Close this process's runtime, if it opened one."""
+    global _runtime
+    if _runtime is not None and _runtime.pid == os.getpid():
+        _runtime.close()
+    _runtime = None
+
+
+worker_process_shutdown.connect(close_runtime, weak=False)
+worker_shutdown.connect(close_runtime, weak=False)
+
+
+def _fulfil_order(self: Task, order_id: int) -> str:
+    """Take one fulfilment step; retry after the step's delay while the outcome is unknown."""
+    rt = runtime()
+    step = rt.run(fulfil(rt.db, rt.provider, order_id, rt.settings.requery_delays_seconds))
+    if isinstance(step, CheckAgain):
+        raise self.retry(countdown=step.delay, max_retries=None)
+    return step.state.value
+
+
+def _reconcile(queue: str | None = None) -> int:
+    """Re-enqueue every stalled order (to ``queue``, else the default); return how many."""
+    rt = runtime()
+    order_ids = rt.run(due_for_check(rt.db, rt.settings.reconcile_after_seconds))
+    options: dict[str, Any] = {"queue": queue} if queue else {}
+    for order_id in order_ids:
+        fulfil_order.apply_async(args=[order_id], **options)
+    if order_ids:
+        log.info("reconciler re-enqueued %d stalled orders", len(order_ids))
+    return len(order_ids)
+
+
+# Registered by call rather than decorator: Celery is untyped, and a decorator would erase the types.
+fulfil_order: Task = app.task(bind=True, acks_late=True, name="nexustop.fulfil_order")(_fulfil_order)
+reconcile: Task = app.task(name="nexustop.reconcile")(_reconcile)
