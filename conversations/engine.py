@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
@@ -13,6 +14,7 @@ from conversations.intents import Intent
 from conversations.messages import InboundMessage, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
+from domain.countries import get_country
 from domain.database import Database
 from domain.models import Conversation, Message, Order, utcnow
 from domain.orders import IN_FLIGHT, ProductKind
@@ -26,6 +28,13 @@ _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
 }
 #: Longest text we look at; anything beyond is noise for a purchase chat.
 MAX_TEXT = 1000
+#: Control characters (NUL included, which PostgreSQL text cannot store), except tab and newline.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_text(text: str | None) -> str:
+    """User text made safe to store and parse: no control characters, at most ``MAX_TEXT`` long."""
+    return _CONTROL.sub("", text or "")[:MAX_TEXT]
 
 
 class Engine:
@@ -93,16 +102,17 @@ class Engine:
                 conversation_id=conversation.id,
                 direction="in",
                 sender="user",
-                body=message.text or f"[{message.payload}]",
+                body=clean_text(message.text) or f"[{clean_text(message.payload)}]",
                 channel_message_id=message.channel_message_id,
             )
         )
         return Turn(session, known.user, conversation, message, self.quote_ttl_seconds, self.demo)
 
     async def _respond(self, turn: Turn) -> list[Reply]:
-        text = (turn.message.text or "")[:MAX_TEXT]
-        if turn.message.payload and turn.message.payload.startswith("country:"):
-            return await _onboard(turn, turn.message.payload.removeprefix("country:"), None, "")
+        text = clean_text(turn.message.text)
+        payload = clean_text(turn.message.payload)[:128]
+        if payload.startswith("country:"):
+            return await _onboard(turn, payload.removeprefix("country:"), None, "")
         if turn.user.country is None:
             parsed = parse(text, turn.message.country_hint or "NG") if text.strip() else None
             if turn.user.language is None:
@@ -111,13 +121,15 @@ class Engine:
             if country is None:
                 return [onboarding.ask_country(turn, text)]
             return await _onboard(turn, country, parsed, text)
-        if turn.message.payload:
-            return await _on_payload(turn, turn.message.payload)
+        if payload:
+            return await _on_payload(turn, payload)
         return await _on_text(turn, text)
 
 
 async def _onboard(turn: Turn, country: str, parsed: Parsed | None, text: str) -> list[Reply]:
     """Settle the country, then answer the request the user made before we knew it."""
+    if get_country(country) is None:
+        return [Reply(turn.t._("That choice is no longer available."))]
     if turn.user.country == country.upper():
         return [Reply(turn.t._("You're all set. What would you like to buy?"))]
     first_contact = turn.user.country is None

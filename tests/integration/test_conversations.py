@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 
 import phonenumbers
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from conversations.engine import Engine
@@ -173,3 +175,34 @@ async def test_one_airtime_purchase_in_every_country(engine, db, code: str) -> N
     assert balance.posted == country.demo_opening_balance.minor - spent.minor
     assert balance.debits_pending == 0
     await assert_ledger_balanced(db)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=st.text(max_size=300))
+async def test_any_text_gets_a_reply_and_moves_no_money(db, text: str) -> None:
+    async with chat_engine(db) as pair:
+        c = chat(pair, country="NG")
+        await c.say("hi")
+        reply = await c.say(text)
+        assert reply.strip()
+        assert "₦10,000.00" in await c.say("balance")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "confirm:\x00bogus",
+        "confirm:" + "x" * 5000,
+        "net:NOPE",
+        "bundle:../../etc",
+        "amount:-5",
+        "country:ZZ",
+        "lang:xx",
+        "?",
+    ],
+)
+async def test_forged_or_broken_button_payloads_are_refused_politely(engine, db, payload: str) -> None:
+    c = chat(engine, country="NG")
+    await c.say("airtime 100 for 08031234567")
+    assert (await c.press(payload)).strip()
+    assert "₦10,000.00" in await c.say("balance")
