@@ -36,7 +36,7 @@ pytest: $(STAMP)
 
 ## locales: re-extract messages and merge them into the en/fr/pt catalogs
 locales: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -c TRANSLATORS: --add-location=file --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ -k n_:1,2 -c TRANSLATORS: --add-location=file --sort-output \
 		--no-wrap --project=NexusTop -o locales/messages.pot conversations
 	$(BIN)/pybabel update -i locales/messages.pot -d locales -D messages --no-wrap
 

@@ -74,6 +74,10 @@ class Localizer:
         translated = self.catalog.gettext(message)
         return translated % values if values else translated
 
+    def n_(self, singular: str, plural: str, count: int, **values: object) -> str:
+        """Translate a message whose wording depends on ``count`` (fill ``%(name)s`` as ``_``)."""
+        return self.catalog.ngettext(singular, plural, count) % values
+
     def money(self, amount: Money) -> str:
         """Format exactly (amounts are whole minor units, so Babel never has to round)."""
         return format_currency(

@@ -160,7 +160,13 @@ def bundle_rows(turn: Turn, network: Network) -> tuple[ListRow, ...]:
         ListRow(
             f"bundle:{b.code}",
             b.name,
-            t._("%(price)s · %(days)s days", price=t.money(b.price), days=b.validity_days),
+            t.n_(
+                "%(price)s · %(days)s day",
+                "%(price)s · %(days)s days",
+                b.validity_days,
+                price=t.money(b.price),
+                days=b.validity_days,
+            ),
         )
         for b in network.bundles
     )
@@ -173,19 +179,25 @@ def _ask_bundle(turn: Turn, slots: dict[str, Any], network: Network) -> Reply:
         text = t._(
             "%(network)s has no %(size)s bundle. Pick one of these:",
             network=network.name,
-            size=_size(slots["data_mb"]),
+            size=_size(slots["data_mb"], t.language),
         )
     else:
         text = t._("Which %(network)s data bundle?", network=network.name)
     return Reply(text, rows=bundle_rows(turn, network), list_title=t._("Bundles"))
 
 
-def _size(data_mb: int) -> str:
-    if data_mb >= 1024 and data_mb % 1024 == 0:
-        return f"{data_mb // 1024}GB"
+#: How each reply language writes gigabytes and megabytes.
+_SIZE_UNITS = {"fr": ("Go", "Mo")}
+
+
+def _size(data_mb: int, language: str) -> str:
+    """A data size as people write it: ``1GB``, ``1.5GB``, ``500MB`` (``1 Go`` in French)."""
+    giga, mega = _SIZE_UNITS.get(language, ("GB", "MB"))
+    space = " " if language == "fr" else ""
     if data_mb >= 1024:
-        return f"{data_mb / 1024:.1f}GB"
-    return f"{data_mb}MB"
+        amount = f"{data_mb // 1024}" if data_mb % 1024 == 0 else f"{data_mb / 1024:.1f}"
+        return f"{amount}{space}{giga}"
+    return f"{data_mb}{space}{mega}"
 
 
 def _terms(slots: dict[str, Any], country: Country, network: Network) -> tuple[QuoteTerms, str]:
