@@ -9,9 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from conversations.engine import Engine
 from conversations.messages import InboundMessage, Reply
+from domain import ledger
 from domain.database import Database
+from domain.models import Identity
 from nexustop.queues import InProcessQueue
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
@@ -66,6 +70,15 @@ class Chat:
                 if choice.id.startswith(prefix):
                     return choice.id
         raise AssertionError(f"no {prefix!r} choice offered")
+
+    async def wallet(self, db: Database, currency: str) -> ledger.Balance:
+        """This user's wallet balance in ``currency``, read from the ledger."""
+        async with db.transaction() as session:
+            user_id = await session.scalar(
+                select(Identity.user_id).where(Identity.channel_user_id == self.user)
+            )
+            assert user_id is not None
+            return await ledger.balance(session, await ledger.open_wallet(session, user_id, currency))
 
     async def receipts(self) -> str:
         """Wait for in-flight orders, then return the receipts they produced."""

@@ -35,14 +35,20 @@ def test_demo_chat_over_a_pipe_buys_airtime_and_prints_the_receipt(tmp_path: Pat
 
 
 def test_demo_wallet_persists_between_runs_and_lists_use_rows(tmp_path: Path) -> None:
-    _run(["chat", "--demo", "--json", "--phone", "08031234567"], "airtime 100 for 08031234567\nConfirm\n", tmp_path)
-    result = _run(["chat", "--demo", "--json", "--phone", "08031234567"], "balance\ndata\nMy number\n", tmp_path)
+    _run(
+        ["chat", "--demo", "--json", "--phone", "08031234567"],
+        "airtime 100 for 08031234567\nConfirm\n",
+        tmp_path,
+    )
+    result = _run(
+        ["chat", "--demo", "--json", "--phone", "08031234567"], "balance\ndata\nMy number\n", tmp_path
+    )
 
     replies = [json.loads(line) for line in result.stdout.splitlines()]
     assert "₦9,900.00" in replies[0]["text"]
     assert {"id": "phone:self", "title": "My number"} in replies[1]["buttons"]
     assert "MTN" in replies[2]["text"]
-    assert [row["id"] for row in replies[2]["rows"]][0].startswith("bundle:mtn-ng-")
+    assert replies[2]["rows"][0]["id"].startswith("bundle:mtn-ng-")
 
 
 def test_bad_input_gets_a_reply_and_no_crash(tmp_path: Path) -> None:

@@ -120,9 +120,21 @@ class Worker:
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [
-                    str(CELERY), "-A", "nexustop.celery_app", "worker", "--pool=solo", "-c", "1",
-                    "-Q", queue, "-n", f"{queue}-{uuid.uuid4().hex[:6]}@%h", "--loglevel=INFO",
-                    "--without-mingle", "--without-gossip", "--without-heartbeat",
+                    str(CELERY),
+                    "-A",
+                    "nexustop.celery_app",
+                    "worker",
+                    "--pool=solo",
+                    "-c",
+                    "1",
+                    "-Q",
+                    queue,
+                    "-n",
+                    f"{queue}-{uuid.uuid4().hex[:6]}@%h",
+                    "--loglevel=INFO",
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--without-heartbeat",
                 ],
                 cwd=REPO,
                 env=env,
@@ -201,9 +213,7 @@ async def unacked_tags(client: aioredis.Redis, queue: str) -> dict[bytes, dict[s
 
 
 @pytest.fixture
-def start_worker(
-    worker_env: dict[str, str], queue_name: str, tmp_path: Path
-) -> Iterator[WorkerFactory]:
+def start_worker(worker_env: dict[str, str], queue_name: str, tmp_path: Path) -> Iterator[WorkerFactory]:
     """Start workers on demand; every one is stopped when the test ends, pass or fail."""
     started: list[Worker] = []
 
@@ -249,6 +259,7 @@ async def state_of(db: Database, order_id: int) -> str:
 
 async def ends_in(db: Database, order_id: int, *states: str) -> str:
     """Wait (bounded) until the order is in one of ``states``; return the state."""
+
     async def settled() -> bool:
         return await state_of(db, order_id) in states
 

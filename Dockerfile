@@ -1,0 +1,33 @@
+# NexusTop: one image for the web app, the Celery worker, Celery beat and migrations.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    # conversations/i18n.py finds locales/ next to the packages' parent directory: importing the
+    # packages from /app (ahead of site-packages) keeps /app/locales reachable.
+    PYTHONPATH=/app
+
+WORKDIR /app
+
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin app
+
+# Copy only what the package needs (no .venv, var/, caches), then install it and its dependencies.
+COPY pyproject.toml README.md ./
+COPY admin ./admin
+COPY bots ./bots
+COPY conversations ./conversations
+COPY domain ./domain
+COPY nexustop ./nexustop
+COPY payments ./payments
+COPY locales ./locales
+RUN pip install . \
+    # var/ holds Celery beat's schedule file: the only place the app user may write.
+    && mkdir -p /app/var \
+    && chown app:app /app/var
+
+USER app
+
+EXPOSE 8080
+CMD ["nexustop", "serve", "--host", "0.0.0.0", "--port", "8080"]
