@@ -119,6 +119,10 @@ def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -
     """None when the amount is present and in range; otherwise the question to ask."""
     amount = slots.get("amount")
     low, high = network.airtime_min, network.airtime_max
+    country = turn.country
+    assert country is not None
+    if amount is not None and orders.needs_pin_in(country.code, Money(amount, low.currency)):
+        return _pin_not_yet(turn, slots, country)
     if amount is not None and low.minor <= amount <= high.minor:
         return None
     turn.set_slots({k: v for k, v in slots.items() if k != "amount"}, AWAIT_AMOUNT)
@@ -135,6 +139,22 @@ def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -
             high=t.money(high),
         )
     return Reply(text, buttons=buttons)
+
+
+def _pin_message(turn: Turn, country: Country) -> Reply:
+    return Reply(
+        turn.t._(
+            "Purchases above %(threshold)s need a transaction PIN, which is not available yet."
+            " Please choose %(threshold)s or less.",
+            threshold=turn.t.money(country.pin_threshold),
+        )
+    )
+
+
+def _pin_not_yet(turn: Turn, slots: dict[str, Any], country: Country) -> Reply:
+    """Above the no-PIN threshold: say so honestly and ask for a smaller amount."""
+    turn.set_slots({k: v for k, v in slots.items() if k not in ("amount", "bundle")}, AWAIT_AMOUNT)
+    return _pin_message(turn, country)
 
 
 def _settle_bundle(network: Network, slots: dict[str, Any]) -> Bundle | None:
@@ -349,6 +369,8 @@ async def _place(turn: Turn, quote_id: str) -> list[Reply]:
         turn.reset()
         if rejected.problem is QuoteProblem.EXPIRED:
             return [Reply(t._("That offer has expired. Please start again."))]
+        if rejected.problem is QuoteProblem.PIN_REQUIRED:
+            return [_pin_message(turn, country)]
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
     except ledger.InsufficientFunds:
         turn.reset()

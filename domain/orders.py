@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
+from domain.countries import get_country
 from domain.models import Notification, Order, OrderEvent, Quote, utcnow
 from domain.money import Money
 
@@ -49,6 +50,16 @@ class QuoteProblem(StrEnum):
     UNKNOWN = "unknown"
     NOT_YOURS = "not_yours"
     EXPIRED = "expired"
+    PIN_REQUIRED = "pin_required"
+
+
+def needs_pin_in(country_code: str, price: Money) -> bool:
+    """True when a purchase in ``country_code`` costs more than that country's no-PIN threshold.
+
+    Transaction PINs are not built yet, so such purchases are refused rather than let through.
+    """
+    country = get_country(country_code)
+    return country is not None and price.minor > country.pin_threshold.minor
 
 
 class QuoteRejected(Exception):
@@ -131,6 +142,8 @@ async def place_order(session: AsyncSession, quote_id: str, user_id: int, servic
     now = utcnow()
     if _aware(quote.expires_at) < now:
         raise QuoteRejected(QuoteProblem.EXPIRED)
+    if needs_pin_in(quote.country, Money(quote.amount, quote.currency)):
+        raise QuoteRejected(QuoteProblem.PIN_REQUIRED)
     transfer_id = f"order:{quote.id}"
     wallet = await ledger.open_wallet(session, user_id, quote.currency)
     topups = await ledger.open_system_account(session, "topups", quote.currency)

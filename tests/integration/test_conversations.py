@@ -106,7 +106,7 @@ async def test_replayed_and_stale_confirmations_buy_once(engine, db) -> None:
 
 async def test_a_purchase_the_wallet_cannot_afford_is_refused_without_moving_money(engine, db) -> None:
     c = chat(engine, country="NG")
-    await c.say("airtime 50000 for 08031234567")
+    await c.say("airtime 15000 for 08031234567")
     text = await c.press(c.last_choice("confirm:"))
     assert "not enough" in text and "Nothing was charged" in text
     assert "₦10,000.00" in await c.say("balance")
@@ -133,6 +133,14 @@ async def test_unsupported_intents_get_an_honest_answer(engine, db) -> None:
     assert "not available yet" in await c.say("send 2000 to 08031234567")
     assert "coming soon" in await c.say("fund my wallet 5000")
     assert "Sorry" in await c.say("qwertyuiop")
+
+
+async def test_purchases_above_the_pin_threshold_are_refused_until_pins_exist(engine, db) -> None:
+    c = chat(engine, country="NG")
+    text = await c.say("airtime 25000 for 08031234567")
+    assert "need a transaction PIN" in text and "₦20,000.00" in text
+    text = await c.say("20000")
+    assert "Buy ₦20,000.00 MTN airtime" in text
 
 
 async def test_out_of_range_amount_is_explained(engine, db) -> None:

@@ -18,15 +18,24 @@ D = Decimal
 # (message, country, expected fields): only the fields named are checked.
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     # --- English, Nigeria
-    ("buy 500 airtime for 08031234567", "NG",
-     {"intent": Intent.BUY_AIRTIME, "amount": D(500), "phone": "+2348031234567", "network_guess": "MTN"}),
+    (
+        "buy 500 airtime for 08031234567",
+        "NG",
+        {"intent": Intent.BUY_AIRTIME, "amount": D(500), "phone": "+2348031234567", "network_guess": "MTN"},
+    ),
     ("1GB for 08031234567", "NG", {"intent": Intent.BUY_DATA, "data_mb": 1024, "amount": None}),
     ("data 2GB", "NG", {"intent": Intent.BUY_DATA, "data_mb": 2048}),
-    ("500 for 0803 123 4567", "NG",
-     {"intent": Intent.BUY_AIRTIME, "amount": D(500), "phone": "+2348031234567"}),
+    (
+        "500 for 0803 123 4567",
+        "NG",
+        {"intent": Intent.BUY_AIRTIME, "amount": D(500), "phone": "+2348031234567"},
+    ),
     ("08031234567 200", "NG", {"intent": Intent.BUY_AIRTIME, "amount": D(200)}),
-    ("send 2000 to 08031234567", "NG",
-     {"intent": Intent.SEND_MONEY, "amount": D(2000), "phone": "+2348031234567"}),
+    (
+        "send 2000 to 08031234567",
+        "NG",
+        {"intent": Intent.SEND_MONEY, "amount": D(2000), "phone": "+2348031234567"},
+    ),
     ("fund wallet 5000", "NG", {"intent": Intent.FUND_WALLET, "amount": D(5000)}),
     ("add money", "NG", {"intent": Intent.FUND_WALLET}),
     ("top up my wallet with 3k", "NG", {"intent": Intent.FUND_WALLET, "amount": D(3000)}),
@@ -62,8 +71,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("500 naira credit", "NG", {"amount": D(500), "currency": "NGN"}),
     ("N2k airtime", "NG", {"amount": D(2000), "currency": "NGN"}),
     ("airtime 1,500.50", "NG", {"amount": D("1500.50")}),
-    ("GH₵10 for 0241234567", "GH",
-     {"intent": Intent.BUY_AIRTIME, "amount": D(10), "currency": "GHS", "phone": "+233241234567"}),
+    (
+        "GH₵10 for 0241234567",
+        "GH",
+        {"intent": Intent.BUY_AIRTIME, "amount": D(10), "currency": "GHS", "phone": "+233241234567"},
+    ),
     ("GHS 10.50 airtime", "GH", {"amount": D("10.50"), "currency": "GHS"}),
     ("20 cedis credit", "GH", {"amount": D(20), "currency": "GHS"}),
     ("D50 credit", "GM", {"amount": D(50), "currency": "GMD"}),
@@ -94,8 +106,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("pacote 1GB 300 escudos", "CV", {"data_mb": 1024, "amount": D(300), "currency": "CVE"}),
     ("send 1GB to 08031234567", "NG", {"intent": Intent.BUY_DATA, "data_mb": 1024}),
     # --- Pidgin
-    ("abeg load my line 1k 08031234567", "NG",
-     {"intent": Intent.BUY_AIRTIME, "amount": D(1000), "language": "pcm"}),
+    (
+        "abeg load my line 1k 08031234567",
+        "NG",
+        {"intent": Intent.BUY_AIRTIME, "amount": D(1000), "language": "pcm"},
+    ),
     ("abeg buy recharge card 500 for me", "NG", {"intent": Intent.BUY_AIRTIME, "language": "pcm"}),
     ("wetin be my balance", "NG", {"intent": Intent.CHECK_BALANCE, "language": "pcm"}),
     ("na so", "NG", {"intent": Intent.CONFIRM, "language": "pcm"}),
@@ -103,9 +118,18 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("oga abeg dash my guy 2gig", "NG", {"intent": Intent.GIFT, "data_mb": 2048, "language": "pcm"}),
     ("leave am", "NG", {"intent": Intent.CANCEL}),
     # --- French
-    ("je veux du crédit 1000F pour 77 123 45 67", "SN",
-     {"intent": Intent.BUY_AIRTIME, "amount": D(1000), "currency": "XOF",
-      "phone": "+221771234567", "network_guess": "ORANGE", "language": "fr"}),
+    (
+        "je veux du crédit 1000F pour 77 123 45 67",
+        "SN",
+        {
+            "intent": Intent.BUY_AIRTIME,
+            "amount": D(1000),
+            "currency": "XOF",
+            "phone": "+221771234567",
+            "network_guess": "ORANGE",
+            "language": "fr",
+        },
+    ),
     ("solde", "SN", {"intent": Intent.CHECK_BALANCE, "language": "fr"}),
     ("historique", "CI", {"intent": Intent.HISTORY}),
     ("parler à un conseiller", "SN", {"intent": Intent.TALK_TO_AGENT, "language": "fr"}),
@@ -114,8 +138,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("oui", "SN", {"intent": Intent.CONFIRM}),
     ("annuler", "SN", {"intent": Intent.CANCEL}),
     ("non", "CI", {"intent": Intent.CANCEL}),
-    ("envoyer 5000 au 0701234567", "CI",
-     {"intent": Intent.SEND_MONEY, "amount": D(5000), "phone": "+2250701234567"}),
+    (
+        "envoyer 5000 au 0701234567",
+        "CI",
+        {"intent": Intent.SEND_MONEY, "amount": D(5000), "phone": "+2250701234567"},
+    ),
     ("payer ma facture senelec", "SN", {"intent": Intent.PAY_BILL}),
     ("recharger mon portefeuille 10 000", "SN", {"intent": Intent.FUND_WALLET, "amount": D(10000)}),
     ("je suis au Sénégal", "SN", {"country": "SN", "language": "fr"}),
@@ -128,8 +155,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("sim", "CV", {"intent": Intent.CONFIRM}),
     ("não", "CV", {"intent": Intent.CANCEL}),
     ("cancelar", "GW", {"intent": Intent.CANCEL}),
-    ("quero recarregar 500 escudos para 9911234", "CV",
-     {"intent": Intent.BUY_AIRTIME, "amount": D(500), "phone": "+2389911234", "language": "pt"}),
+    (
+        "quero recarregar 500 escudos para 9911234",
+        "CV",
+        {"intent": Intent.BUY_AIRTIME, "amount": D(500), "phone": "+2389911234", "language": "pt"},
+    ),
     ("pacote de dados 2 Go", "GW", {"intent": Intent.BUY_DATA, "data_mb": 2048}),
     ("estou em Cabo Verde", "CV", {"country": "CV", "language": "pt"}),
     # --- countries named
@@ -193,11 +223,42 @@ def _check(parsed: Parsed) -> None:
     assert "parse_error" not in parsed.flags
 
 
-_pieces = st.sampled_from([
-    "buy", "airtime", "data", "1GB", "2,5k", "N500", "₦1,500", "1.500", "1 500", "1000F",
-    "GH₵10", "D50", "0803 123 4567", "+234", "77 123 45 67", "-", "—", "$", "L$", "Le", "k",
-    "9mobile", "mnt", "solde", "saldo", "não", "😀", "\u202e", "\x00", "\u0627\u0644", ".", ",",
-])
+_pieces = st.sampled_from(
+    [
+        "buy",
+        "airtime",
+        "data",
+        "1GB",
+        "2,5k",
+        "N500",
+        "₦1,500",
+        "1.500",
+        "1 500",
+        "1000F",
+        "GH₵10",
+        "D50",
+        "0803 123 4567",
+        "+234",
+        "77 123 45 67",
+        "-",
+        "—",
+        "$",
+        "L$",
+        "Le",
+        "k",
+        "9mobile",
+        "mnt",
+        "solde",
+        "saldo",
+        "não",
+        "😀",
+        "\u202e",
+        "\x00",
+        "\u0627\u0644",
+        ".",
+        ",",
+    ]
+)
 _texts = st.one_of(
     st.text(max_size=300),
     st.lists(st.one_of(_pieces, st.text(max_size=8)), max_size=30).map(" ".join),

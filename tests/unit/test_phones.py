@@ -47,34 +47,50 @@ def test_normalize_phone(text: str, country: str, expected: str | None) -> None:
     assert normalize_phone(text, country) == expected
 
 
-@pytest.mark.parametrize(("e164", "expected"), [
-    ("+2348031234567", "NG"), ("+221771234567", "SN"), ("+2250701234567", "CI"),
-    ("+2389911234", "CV"), ("+447911123456", None), ("08031234567", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("e164", "expected"),
+    [
+        ("+2348031234567", "NG"),
+        ("+221771234567", "SN"),
+        ("+2250701234567", "CI"),
+        ("+2389911234", "CV"),
+        ("+447911123456", None),
+        ("08031234567", None),
+        ("", None),
+    ],
+)
 def test_country_of_phone(e164: str, expected: str | None) -> None:
     assert country_of_phone(e164) == expected
 
 
-@pytest.mark.parametrize(("e164", "country", "expected"), [
-    ("+2348031234567", "NG", "MTN"),
-    ("+2348021234567", "NG", "AIRTEL"),
-    ("+2348051234567", "NG", "GLO"),
-    ("+2348091234567", "NG", "9MOBILE"),
-    ("+221771234567", "SN", "ORANGE"),
-    ("+221701234567", "SN", "EXPRESSO"),
-    ("+233241234567", "GH", "MTN"),
-    ("+2250701234567", "CI", "ORANGE"),
-    ("+2348031234567", "SN", None),
-    ("+2348031234567", "XX", None),
-])
+@pytest.mark.parametrize(
+    ("e164", "country", "expected"),
+    [
+        ("+2348031234567", "NG", "MTN"),
+        ("+2348021234567", "NG", "AIRTEL"),
+        ("+2348051234567", "NG", "GLO"),
+        ("+2348091234567", "NG", "9MOBILE"),
+        ("+221771234567", "SN", "ORANGE"),
+        ("+221701234567", "SN", "EXPRESSO"),
+        ("+233241234567", "GH", "MTN"),
+        ("+2250701234567", "CI", "ORANGE"),
+        ("+2348031234567", "SN", None),
+        ("+2348031234567", "XX", None),
+    ],
+)
 def test_guess_network(e164: str, country: str, expected: str | None) -> None:
     assert guess_network(e164, country) == expected
 
 
-@pytest.mark.parametrize(("e164", "expected"), [
-    ("+2348031234567", "+*********4567"), ("+221771234567", "+********4567"),
-    ("1234", "****"), ("", ""),
-])
+@pytest.mark.parametrize(
+    ("e164", "expected"),
+    [
+        ("+2348031234567", "+*********4567"),
+        ("+221771234567", "+********4567"),
+        ("1234", "****"),
+        ("", ""),
+    ],
+)
 def test_mask_phone(e164: str, expected: str) -> None:
     assert mask_phone(e164) == expected
 
