@@ -1,0 +1,49 @@
+"""Replies are formatted for the user's locale without ever rounding money."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations.i18n import display_phone, localizer, reply_language
+from domain.countries import get_country
+from domain.money import Money
+
+
+def _plain(text: str) -> str:
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
+
+
+@pytest.mark.parametrize(
+    ("language", "country", "money", "expected"),
+    [
+        ("en", "NG", Money(150_050, "NGN"), "₦1,500.50"),
+        ("fr", "SN", Money(1_000, "XOF"), "1 000 F CFA"),
+        ("fr", "GN", Money(25_000, "GNF"), "25 000 FG"),
+        ("pt", "CV", Money(20_000, "CVE"), "200,00 CVE"),
+        ("en", "GH", Money(1_050, "GHS"), "GH₵10.50"),
+        ("en", "GM", Money(5_000, "GMD"), "D50.00"),
+    ],
+)
+def test_money_is_formatted_for_the_locale(language: str, country: str, money: Money, expected: str) -> None:
+    assert _plain(localizer(language, get_country(country)).money(money)) == expected
+
+
+def test_xof_is_never_rounded_because_it_has_no_minor_units() -> None:
+    t = localizer("fr", get_country("SN"))
+    assert _plain(t.money(Money(1_501, "XOF"))) == "1 501 F CFA"
+
+
+def test_pidgin_and_unknown_languages_are_answered_in_english() -> None:
+    assert reply_language("pcm") == "en"
+    assert reply_language(None) == "en"
+    assert reply_language("fr") == "fr"
+
+
+def test_translations_follow_the_language() -> None:
+    assert localizer("fr", None)._("Cancel") == "Annuler"
+    assert localizer("pt", None)._("Confirm") == "Confirmar"
+    assert localizer("en", None)._("Confirm") == "Confirm"
+
+
+def test_phone_numbers_are_shown_in_international_form() -> None:
+    assert display_phone("+2348031234567") == "+234 803 123 4567"
