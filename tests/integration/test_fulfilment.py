@@ -7,9 +7,7 @@ moved exactly once: posted on delivery, voided on a definite failure, held other
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -17,52 +15,21 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from domain import ledger, orders, users
+from domain import ledger
 from domain.database import Database
 from domain.fulfilment import CheckAgain, Settled, fulfil
-from domain.models import Conversation, Notification, Order, Transfer
-from domain.money import Money
-from domain.orders import OrderState, ProductKind, QuoteTerms
+from domain.models import Notification, Order, Transfer
+from domain.orders import OrderState
 from nexustop.providers import build_topup_provider
 from nexustop.queues import InProcessQueue
 from nexustop.settings import Settings
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from tests.integration.placed_orders import AMOUNT, PlacedOrder, place
 
 CLIENT_TIMEOUT = 0.3
 SANDBOX_DELAY = 1.0
-AMOUNT = Money.of("100", "NGN")
 FAST = (0.0, 0.0, 0.0, 0.0, 0.0)
-
-
-@dataclass(frozen=True)
-class PlacedOrder:
-    """An order placed for a freshly funded user."""
-
-    order_id: int
-    reference: str
-    transfer_id: str
-    wallet_id: int
-    funded: int
-
-
-async def place(db: Database, phone: str, *, funded: int = 100_000, price: Money = AMOUNT) -> PlacedOrder:
-    """Create a user with a funded NGN wallet and place an MTN airtime order to ``phone``."""
-    async with db.transaction() as session:
-        known = await users.find_or_create_user(session, "test", uuid.uuid4().hex)
-        conversation = Conversation(user_id=known.user.id, channel="test", chat_id=uuid.uuid4().hex)
-        session.add(conversation)
-        await session.flush()
-        wallet = await ledger.open_wallet(session, known.user.id, "NGN")
-        promo = await ledger.open_system_account(session, "promo", "NGN")
-        await ledger.create_transfer(
-            session, ledger.NewTransfer(uuid.uuid4().hex, promo, wallet, funded, "NGN", "promo")
-        )
-        terms = QuoteTerms(ProductKind.AIRTIME, "NG", "MTN", phone, price)
-        quote = await orders.create_quote(session, conversation.id, known.user.id, terms, 600)
-        placed = await orders.place_order(session, quote.id, known.user.id, "mtn")
-    order = placed.order
-    return PlacedOrder(order.id, order.reference, order.transfer_id, wallet, funded)
 
 
 def ng(last4: str) -> str:

@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,54 +26,25 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from sqlalchemy import func, select
 
-from domain import ledger, orders, users
+from domain import ledger
 from domain.database import Database
 from domain.fulfilment import due_for_check
-from domain.models import Conversation, Notification, Order, OrderEvent, Transfer
-from domain.money import Money
-from domain.orders import OrderState, ProductKind, QuoteTerms
+from domain.models import Notification, Order, OrderEvent, Transfer
+from domain.orders import OrderState
 from nexustop.celery_app import app
 from nexustop.queues import CeleryQueue
 from nexustop.settings import Settings
 from nexustop.tasks import reconcile
 from payments.sandbox.vtpass import start_vtpass_sandbox
+from tests.integration.placed_orders import AMOUNT, PlacedOrder, place
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY = REPO / ".venv" / "bin" / "celery"
-AMOUNT = Money.of("100", "NGN")
 FUNDED = 100_000
 WAIT = 60.0
 #: The sandbox holds a 3333 reply this long; the worker's provider timeout is longer still.
 HANG_SECONDS = 30.0
 STALE_AFTER = 1.0
-
-
-@dataclass(frozen=True)
-class PlacedOrder:
-    """An order placed for a freshly funded user."""
-
-    order_id: int
-    reference: str
-    transfer_id: str
-    wallet_id: int
-
-
-async def place(db: Database, phone: str) -> PlacedOrder:
-    """Create a user with a funded NGN wallet and place an MTN airtime order to ``phone``."""
-    async with db.transaction() as session:
-        known = await users.find_or_create_user(session, "test", uuid.uuid4().hex)
-        conversation = Conversation(user_id=known.user.id, channel="test", chat_id=uuid.uuid4().hex)
-        session.add(conversation)
-        await session.flush()
-        wallet = await ledger.open_wallet(session, known.user.id, "NGN")
-        promo = await ledger.open_system_account(session, "promo", "NGN")
-        await ledger.create_transfer(
-            session, ledger.NewTransfer(uuid.uuid4().hex, promo, wallet, FUNDED, "NGN", "promo")
-        )
-        terms = QuoteTerms(ProductKind.AIRTIME, "NG", "MTN", phone, AMOUNT)
-        quote = await orders.create_quote(session, conversation.id, known.user.id, terms, 600)
-        placed = await orders.place_order(session, quote.id, known.user.id, "mtn")
-    return PlacedOrder(placed.order.id, placed.order.reference, placed.order.transfer_id, wallet)
 
 
 class ThreadedSandbox:
