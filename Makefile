@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/parse.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/whatsapp_ingress.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

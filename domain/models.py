@@ -116,6 +116,8 @@ class InboundUpdate(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    """When a retry may claim it; a claim pushes this forward as a lease."""
 
 
 class Account(Base):
@@ -239,3 +241,32 @@ class Notification(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class OutboundMessage(Base):
+    """One message we send on a channel: queued, handed over, then delivery states from status webhooks."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_message_id", name="uq_outbound_channel_message"),
+        Index("ix_outbound_state_next_attempt", "state", "next_attempt_at"),
+        Index("ix_outbound_channel_chat", "channel", "chat_id"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    """``reply`` (answer to an inbound message) or ``receipt`` (may go as a template)."""
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    """The rendered message, in the channel's own terms."""
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    """queued → accepted → sent → delivered → read; or failed."""
+    channel_message_id: Mapped[str | None] = mapped_column(String(128))
+    as_template: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    error_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
+from pydantic import SecretStr
 
+from bots.whatsapp.channel import WhatsAppChannel
+from bots.whatsapp.graph import WhatsAppConfig
 from conversations.engine import Engine
 from domain.database import Database
 from domain.ports import FulfilmentQueue
@@ -15,17 +19,50 @@ from nexustop.db import upgrade_async
 from nexustop.providers import build_topup_provider
 from nexustop.queues import InProcessQueue, build_queue
 from nexustop.settings import Settings
+from payments.sandbox.graph import start_graph_sandbox
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
 
+log = logging.getLogger(__name__)
+
 #: Requery backoff in the demo: short, so a pending order settles while you watch.
 DEMO_REQUERY_DELAYS = (1.0, 2.0, 3.0, 5.0, 8.0)
+#: Credentials shared by the demo app and its in-process Graph API sandbox.
+SANDBOX_WHATSAPP = {
+    "whatsapp_phone_id": "100000000000001",
+    "whatsapp_token": SecretStr("sandbox-token"),
+    "whatsapp_app_secret": SecretStr("sandbox-app-secret"),
+    "whatsapp_verify_token": SecretStr("sandbox-verify-token"),
+}
+META_GRAPH_API = "https://graph.facebook.com"
 
 
 def demo_settings(base: Settings) -> Settings:
     """Embedded defaults: SQLite (unless DATABASE_URL says otherwise), in-process tasks, sandbox."""
-    return base.model_copy(
-        update={"demo": True, "celery_task_always_eager": True, "requery_delays_seconds": DEMO_REQUERY_DELAYS}
+    update: dict[str, object] = {
+        "demo": True,
+        "celery_task_always_eager": True,
+        "requery_delays_seconds": DEMO_REQUERY_DELAYS,
+    }
+    if not base.whatsapp_configured():
+        update |= SANDBOX_WHATSAPP
+    return base.model_copy(update=update)
+
+
+def whatsapp_config(settings: Settings) -> WhatsAppConfig | None:
+    """The WhatsApp channel's configuration, or None when the channel is not configured."""
+    if not settings.whatsapp_configured():
+        return None
+    return WhatsAppConfig(
+        phone_id=settings.whatsapp_phone_id,
+        token=settings.whatsapp_token.get_secret_value(),
+        app_secret=settings.whatsapp_app_secret.get_secret_value(),
+        verify_token=settings.whatsapp_verify_token.get_secret_value(),
+        api_base=settings.whatsapp_api_base,
+        api_version=settings.whatsapp_api_version,
+        receipt_template=settings.whatsapp_receipt_template,
+        template_languages=dict(settings.whatsapp_template_languages),
+        poll_seconds=settings.whatsapp_poll_seconds,
     )
 
 
@@ -38,6 +75,7 @@ class App:
     provider: VTpassProvider
     queue: FulfilmentQueue
     engine: Engine
+    whatsapp: WhatsAppChannel | None = None
 
     async def drain(self, timeout: float) -> None:
         """Let in-process fulfilment finish (no-op when Celery workers do it)."""
@@ -49,7 +87,27 @@ async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> Settings:
     """Run the VTpass sandbox on a loopback port in this process and point the provider at it."""
     runner, base_url = await start_vtpass_sandbox()
     stack.push_async_callback(runner.cleanup)
-    return settings.model_copy(update={"vtpass_base_url": base_url})
+    settings = settings.model_copy(update={"vtpass_base_url": base_url})
+    if (
+        settings.whatsapp_api_base == META_GRAPH_API
+        and settings.whatsapp_token == SANDBOX_WHATSAPP["whatsapp_token"]
+    ):
+        graph = await start_graph_sandbox(
+            token=settings.whatsapp_token.get_secret_value(),
+            app_secret=settings.whatsapp_app_secret.get_secret_value(),
+            phone_id=settings.whatsapp_phone_id,
+            callback_url=settings.public_url.rstrip("/") + "/webhook/whatsapp",
+        )
+        stack.push_async_callback(graph.close)
+        settings = settings.model_copy(update={"whatsapp_api_base": graph.base_url})
+        log.info(
+            "WhatsApp Graph API sandbox at %s: play a user with POST %s/sandbox/inbound "
+            '{"from": "2348031234567", "text": "buy 500 airtime"}; see replies at GET %s/sandbox/messages',
+            graph.base_url,
+            graph.base_url,
+            graph.base_url,
+        )
+    return settings
 
 
 @asynccontextmanager
@@ -67,13 +125,19 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         if isinstance(queue, InProcessQueue):
             stack.push_async_callback(queue.close)
         engine = Engine(db, queue, quote_ttl_seconds=settings.quote_ttl_seconds, demo=settings.demo)
-        yield App(settings, db, provider, queue, engine)
+        whatsapp = None
+        if (config := whatsapp_config(settings)) is not None:
+            whatsapp = WhatsAppChannel(config, db, engine)
+            stack.push_async_callback(whatsapp.close)
+        yield App(settings, db, provider, queue, engine, whatsapp)
 
 
 def sandbox_app() -> web.Application:
     """An aiohttp app that serves every sandbox under one port (``nexustop sandbox``)."""
+    from payments.sandbox.graph import create_graph_sandbox
     from payments.sandbox.vtpass import create_vtpass_sandbox
 
     app = web.Application()
     app.add_subapp("/vtpass/", create_vtpass_sandbox())
+    app.add_subapp("/graph/", create_graph_sandbox())
     return app

@@ -88,7 +88,10 @@ async def _chat(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     from nexustop.web import create_app
 
-    web.run_app(create_app(_settings(args.demo)), host=args.host, port=args.port)
+    settings = _settings(args.demo)
+    if args.demo and "public_url" not in get_settings().model_fields_set:
+        settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
+    web.run_app(create_app(settings), host=args.host, port=args.port)
     return 0
 
 
@@ -99,7 +102,9 @@ def _cmd_db(args: argparse.Namespace) -> int:
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    print(f"sandboxes on http://{args.host}:{args.port}/vtpass (set VTPASS_BASE_URL to it)", flush=True)
+    base = f"http://{args.host}:{args.port}"
+    print(f"sandboxes on {base}/vtpass (set VTPASS_BASE_URL to it)", flush=True)
+    print(f"  and {base}/graph (set WHATSAPP_API_BASE to it; token sandbox-token)", flush=True)
     web.run_app(sandbox_app(), host=args.host, port=args.port)
     return 0
 

@@ -37,8 +37,33 @@ class Settings(BaseSettings):
     """An order in flight this long without progress is picked up again by the reconciler."""
     quote_ttl_seconds: float = 600.0
 
+    whatsapp_phone_id: str = ""
+    """The WhatsApp Business phone number id; the channel is mounted when it and the secrets are set."""
+    whatsapp_token: SecretStr = SecretStr("")
+    whatsapp_app_secret: SecretStr = SecretStr("")
+    whatsapp_verify_token: SecretStr = SecretStr("")
+    whatsapp_api_base: str = "https://graph.facebook.com"
+    """Where every Graph API call goes; point it at ``nexustop sandbox`` (…/graph) to test locally."""
+    whatsapp_api_version: str = "26.0"
+    whatsapp_receipt_template: str = "nexustop_order_update"
+    """Utility template (one body parameter: the receipt text) used outside the 24-hour window."""
+    whatsapp_template_languages: dict[str, str] = {"en": "en", "fr": "fr", "pt": "pt_PT", "pcm": "en"}
+    """Our language code → the template's language code at Meta."""
+    whatsapp_poll_seconds: float = 1.0
+    """How often the background loops look for receipts, due retries and stuck updates."""
+    public_url: str = "http://127.0.0.1:8080"
+    """Where this app is reachable; the demo's Graph sandbox posts its webhooks here."""
+
     demo: bool = False
     """Embedded defaults: SQLite, in-process tasks and sandbox, opening balance for new users."""
+
+    def whatsapp_configured(self) -> bool:
+        """True when the WhatsApp channel has a number, a token and an app secret."""
+        return bool(
+            self.whatsapp_phone_id
+            and self.whatsapp_token.get_secret_value()
+            and self.whatsapp_app_secret.get_secret_value()
+        )
 
     def is_sqlite(self) -> bool:
         """True when the database is the embedded SQLite file."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy import text
 
-from nexustop.bootstrap import App, running_app
+from bots.whatsapp.webhook import WHATSAPP_KEY, add_routes
+from nexustop.bootstrap import App, running_app, whatsapp_config
 from nexustop.settings import Settings
 
 APP_KEY = web.AppKey("nexustop", App)
@@ -31,8 +34,20 @@ def create_app(settings: Settings) -> web.Application:
     async def lifecycle(web_app: web.Application) -> AsyncIterator[None]:
         async with running_app(settings) as app:
             web_app[APP_KEY] = app
-            yield
+            background = None
+            if app.whatsapp is not None:
+                web_app[WHATSAPP_KEY] = app.whatsapp
+                background = asyncio.create_task(app.whatsapp.run(), name="whatsapp-background")
+            try:
+                yield
+            finally:
+                if background is not None:
+                    background.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await background
 
     web_app.cleanup_ctx.append(lifecycle)
     web_app.router.add_get("/healthz", healthz)
+    if whatsapp_config(settings) is not None:
+        add_routes(web_app)
     return web_app

@@ -1,0 +1,613 @@
+"""The WhatsApp channel: durable ingress, turns, receipts, outbound queue and delivery states."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from pywa_async.client import WhatsApp
+from pywa_async.errors import WhatsAppError
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bots.whatsapp import graph
+from bots.whatsapp.graph import WhatsAppConfig
+from bots.whatsapp.render import DEFAULT_LABELS, MORE_PREFIX, Labels, Payload, render, template
+from conversations import receipts
+from conversations.engine import Engine
+from conversations.messages import InboundMessage
+from domain.database import Database
+from domain.models import (
+    Conversation,
+    InboundUpdate,
+    Message,
+    Notification,
+    OutboundMessage,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+#: Delivery states; a status webhook only ever moves a message up this order (out-of-order arrivals are fine).
+STATE_RANK = {"queued": 0, "accepted": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
+#: Meta error codes we act on.
+OUTSIDE_WINDOW = 131047
+THROUGHPUT = 130429
+PAIR_RATE = 131056
+#: How long a claim on an update or an outbound message lasts before someone else may retry it.
+LEASE = timedelta(seconds=60)
+#: A status for a message we never sent is given up after this many attempts.
+UNKNOWN_STATUS_ATTEMPTS = 5
+#: Concurrent group commits of inbound updates, and the most requests one of them takes.
+MAX_GROUP_COMMITS = 4
+MAX_GROUP = 200
+#: Updates not claimed within this time of arrival (their process died) are picked up by the sweep.
+STALE_AFTER = timedelta(seconds=10)
+
+
+def masked(number: str) -> str:
+    """A phone number or user id safe for logs: only its last three characters."""
+    return f"…{number[-3:]}" if number else "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One storable piece of a webhook envelope, under its dedup key."""
+
+    key: str
+    body: dict[str, Any]
+
+
+def split_envelope(envelope: dict[str, Any], raw: bytes) -> list[Item]:
+    """Every message and status in a Meta webhook envelope, each under its own UNIQUE key.
+
+    Messages are keyed by wamid, statuses by (wamid, status); anything else by the body's hash.
+    """
+    items: list[Item] = []
+    for entry in envelope.get("entry") or []:
+        for change in entry.get("changes") or []:
+            value = change.get("value") or {}
+            contacts = value.get("contacts") or []
+            for message in value.get("messages") or []:
+                sender = str(message.get("from", ""))
+                contact = next(
+                    (c for c in contacts if c.get("wa_id") == sender), contacts[0] if contacts else {}
+                )
+                body = {"kind": "message", "message": message, "contact": contact}
+                items.append(Item(str(message.get("id") or _digest(message)), body))
+            for status in value.get("statuses") or []:
+                key = f"status:{status.get('id')}:{status.get('status')}"
+                items.append(Item(key[:128], {"kind": "status", "status": status}))
+    if not items:
+        items.append(Item(f"other:{hashlib.sha256(raw).hexdigest()}", {"kind": "other"}))
+    return items
+
+
+def _digest(obj: object) -> str:
+    return "sha:" + hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
+def inbound_message(body: dict[str, Any]) -> InboundMessage:
+    """The engine's view of one stored WhatsApp message (text, button reply or list reply)."""
+    message: dict[str, Any] = body["message"]
+    contact: dict[str, Any] = body.get("contact") or {}
+    wa_id = str(contact.get("wa_id") or message.get("from") or "")
+    user_key = wa_id or str(contact.get("user_id") or message.get("from_user_id") or "")
+    text: str | None = None
+    payload: str | None = None
+    kind = message.get("type")
+    if kind == "text":
+        text = str((message.get("text") or {}).get("body", ""))
+    elif kind == "interactive":
+        interactive = message.get("interactive") or {}
+        reply = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        payload = str(reply.get("id", "")) or None
+    elif kind == "button":
+        button = message.get("button") or {}
+        payload = button.get("payload") or None
+        text = None if payload else str(button.get("text", ""))
+    else:
+        text = ""
+    name = (contact.get("profile") or {}).get("name")
+    return InboundMessage(
+        channel=CHANNEL,
+        channel_user_id=user_key,
+        chat_id=user_key,
+        text=text,
+        payload=payload,
+        channel_message_id=str(message.get("id")) if message.get("id") else None,
+        phone=f"+{wa_id}" if wa_id.isdigit() else None,
+        display_name=str(name)[:128] if name else None,
+    )
+
+
+class Retry(Exception):
+    """The update cannot be processed yet (e.g. a status for a message whose send is still in flight)."""
+
+
+class WhatsAppChannel:
+    """Ingress, processing and sending for one WhatsApp Business number."""
+
+    def __init__(
+        self,
+        config: WhatsAppConfig,
+        db: Database,
+        engine: Engine,
+        client: WhatsApp | None = None,
+        labels: Labels = DEFAULT_LABELS,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.engine = engine
+        self.client = client or graph.build_client(config)
+        self.labels = labels
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._pending: list[tuple[list[Item], asyncio.Future[list[int]]]] = []
+        self._flushing = 0
+        self._insert_cache: Any = None
+
+    # ---- ingress ---------------------------------------------------------------------------
+
+    async def verify_signature(self, raw: bytes, signature: str | None) -> tuple[str, int] | None:
+        """None when ``X-Hub-Signature-256`` matches the body, else (reason, 401 or 403)."""
+        return await self.client.webhook_update_validator(update=raw, hmac_header=signature)
+
+    async def challenge(self, verify_token: str | None, challenge: str | None) -> tuple[str, int]:
+        """Meta's subscription check: echo the challenge when the verify token is ours."""
+        body, status = await self.client.webhook_challenge_handler(vt=verify_token, ch=challenge)
+        return body or "", status
+
+    async def store(self, raw: bytes) -> list[int]:
+        """Store each message and status of a verified body once; return the ids of the new ones.
+
+        Returns only after the rows are committed. Concurrent requests share one INSERT and one
+        commit (group commit), which is what lets one process ack over a thousand updates a second.
+        """
+        envelope = json.loads(raw)
+        if not isinstance(envelope, dict):
+            raise ValueError("a webhook body is a JSON object")
+        items = split_envelope(envelope, raw)
+        done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._pending.append((items, done))
+        if self._flushing < MAX_GROUP_COMMITS:
+            self._flushing += 1
+            self._spawn(self._group_commit())
+        return await done
+
+    async def _group_commit(self) -> None:
+        """Insert everything pending in one statement and transaction, then wake each waiting request."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
+                try:
+                    new = await self._insert([item for items, _ in batch for item in items])
+                except Exception as error:
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for items, done in batch:
+                    ids = [new.pop(item.key) for item in items if item.key in new]
+                    if not done.done():
+                        done.set_result(ids)
+        finally:
+            self._flushing -= 1
+
+    async def _insert(self, items: list[Item]) -> dict[str, int]:
+        """INSERT … ON CONFLICT DO NOTHING RETURNING: the ids of the keys that were new."""
+        now = utcnow()
+        rows = [
+            {
+                "channel": CHANNEL,
+                "update_key": item.key,
+                "payload": json.dumps(item.body),
+                "attempts": 0,
+                "received_at": now,
+            }
+            for item in items
+        ]
+        async with self.db.engine.begin() as connection:
+            result = await connection.execute(self._insert_statement(), rows)
+            return {key: row_id for key, row_id in result.all()}
+
+    def _insert_statement(self) -> Any:
+        """One compiled INSERT … ON CONFLICT DO NOTHING RETURNING, run for many rows in one round trip."""
+        if self._insert_cache is None:
+            insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
+            self._insert_cache = (
+                insert(InboundUpdate)
+                .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+                .returning(InboundUpdate.update_key, InboundUpdate.id)
+            )
+        return self._insert_cache
+
+    def process_later(self, update_ids: Iterable[int]) -> None:
+        """Process stored updates off the request path, as background tasks."""
+        for update_id in update_ids:
+            self._spawn(self.process(update_id, seen_attempts=0))
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until background processing started so far has finished (tests, shutdown)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._tasks and loop.time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+
+    # ---- processing ------------------------------------------------------------------------
+
+    async def _claim(self, update_id: int, seen_attempts: int) -> InboundUpdate | None:
+        """Take a lease on an unprocessed update; None when someone else has it or it is done."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            claimed = await session.execute(
+                update(InboundUpdate)
+                .where(
+                    InboundUpdate.id == update_id,
+                    InboundUpdate.attempts == seen_attempts,
+                    InboundUpdate.processed_at.is_(None),
+                    or_(InboundUpdate.next_attempt_at.is_(None), InboundUpdate.next_attempt_at <= now),
+                )
+                .values(
+                    attempts=seen_attempts + 1,
+                    next_attempt_at=now + min(LEASE * 2**seen_attempts, timedelta(hours=1)),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
+            return await session.get(InboundUpdate, update_id)
+
+    async def process(self, update_id: int, seen_attempts: int) -> None:
+        """Process one stored update; on failure it stays stored and the sweep retries it."""
+        row = await self._claim(update_id, seen_attempts)
+        if row is None:
+            return
+        body = json.loads(row.payload)
+        try:
+            if body["kind"] == "message":
+                chat_id = await self._on_message(row.id, body)
+                await self.flush(chat_id)
+            elif body["kind"] == "status":
+                await self._on_status(row.id, body["status"], row.attempts)
+            else:
+                await self._done(row.id)
+        except Retry:
+            log.info("whatsapp update %s not ready yet (attempt %d)", row.id, row.attempts)
+        except Exception:
+            log.exception("whatsapp update %s failed (attempt %d); kept for retry", row.id, row.attempts)
+
+    async def _done(self, update_id: int, session: AsyncSession | None = None) -> None:
+        statement = update(InboundUpdate).where(InboundUpdate.id == update_id).values(processed_at=utcnow())
+        if session is not None:
+            await session.execute(statement)
+            return
+        async with self.db.transaction() as own:
+            await own.execute(statement)
+
+    async def _on_message(self, update_id: int, body: dict[str, Any]) -> str:
+        message = inbound_message(body)
+        if message.channel_message_id:
+            self._spawn(self._typing(message.channel_message_id))
+        if message.payload and message.payload.startswith(MORE_PREFIX):
+            await self._next_page(update_id, message)
+            return message.chat_id
+        replies = await self.engine.handle(message)
+        async with self.db.transaction() as session:
+            conversation_id = await _conversation_id(session, message.chat_id)
+            for reply in replies:
+                for payload in render(reply, self.labels):
+                    session.add(_outbound(message.chat_id, conversation_id, "reply", payload))
+            await self._done(update_id, session)
+        return message.chat_id
+
+    async def _next_page(self, update_id: int, message: InboundMessage) -> None:
+        """Answer a "More" row with the next page of the last list sent to this chat."""
+        offset = int(message.payload.removeprefix(MORE_PREFIX) or 0) if message.payload else 0
+        async with self.db.transaction() as session:
+            last = await session.scalar(
+                select(OutboundMessage)
+                .where(OutboundMessage.channel == CHANNEL, OutboundMessage.chat_id == message.chat_id)
+                .where(OutboundMessage.kind == "reply")
+                .where(OutboundMessage.payload["type"].as_string() == "list")
+                .order_by(OutboundMessage.id.desc())
+                .limit(1)
+            )
+            if last is not None:
+                payload = {**last.payload, "offset": offset}
+                session.add(_outbound(message.chat_id, last.conversation_id, "reply", payload))
+            await self._done(update_id, session)
+
+    async def _typing(self, message_id: str) -> None:
+        try:
+            await graph.typing(self.client, message_id)
+        except (WhatsAppError, httpx.HTTPError) as error:
+            log.info("typing indicator failed: %s", type(error).__name__)
+
+    async def _on_status(self, update_id: int, status: dict[str, Any], attempts: int) -> None:
+        """Move an outbound message forward (highest state wins); record failures; 131047 → template."""
+        wamid = str(status.get("id", ""))
+        new = str(status.get("status", ""))
+        async with self.db.transaction() as session:
+            outbound = await session.scalar(
+                select(OutboundMessage)
+                .where(OutboundMessage.channel == CHANNEL, OutboundMessage.channel_message_id == wamid)
+                .with_for_update()
+            )
+            if outbound is None:
+                if attempts < UNKNOWN_STATUS_ATTEMPTS:
+                    raise Retry(wamid)
+                await self._done(update_id, session)
+                return
+            if new == "failed":
+                errors = status.get("errors") or [{}]
+                code = int(errors[0].get("code") or 0) or None
+                below_delivered = STATE_RANK.get(outbound.state, 0) < STATE_RANK["delivered"]
+                if code == OUTSIDE_WINDOW and outbound.payload.get("fallback") and below_delivered:
+                    _requeue_as_template(outbound)
+                elif STATE_RANK[new] > STATE_RANK.get(outbound.state, 0):
+                    outbound.state = new
+                    outbound.error_code = code
+            elif new in STATE_RANK and STATE_RANK[new] > STATE_RANK.get(outbound.state, 0):
+                outbound.state = new
+            await self._done(update_id, session)
+        if outbound.state == "queued":
+            await self.flush(outbound.chat_id)
+
+    # ---- receipts --------------------------------------------------------------------------
+
+    async def deliver_receipts(self) -> int:
+        """Queue and send every undelivered receipt of a WhatsApp chat; templates outside the window."""
+        async with self.db.transaction() as session:
+            chats = (
+                await session.execute(
+                    select(Conversation.id, Conversation.chat_id)
+                    .join(Notification, Notification.conversation_id == Conversation.id)
+                    .where(Conversation.channel == CHANNEL, Notification.delivered_at.is_(None))
+                    .distinct()
+                )
+            ).all()
+        count = 0
+        for conversation_id, chat_id in chats:
+            count += await self._queue_receipts(conversation_id)
+            await self.flush(chat_id)
+        return count
+
+    async def _queue_receipts(self, conversation_id: int) -> int:
+        """Render, record and queue one chat's receipts in the same transaction that marks them taken."""
+        async with self.db.transaction() as session:
+            conversation = await session.get(Conversation, conversation_id)
+            assert conversation is not None
+            replies = await receipts.take_undelivered(session, conversation_id)
+            if not replies:
+                return 0
+            user = await session.get(User, conversation.user_id)
+            language = self.config.template_languages.get((user.language if user else None) or "en", "en")
+            window_open = self._window_open(conversation.last_inbound_at)
+            chat_id = conversation.chat_id
+            for reply in replies:
+                session.add(
+                    Message(conversation_id=conversation_id, direction="out", sender="bot", body=reply.text)
+                )
+                fallback = template(self.config.receipt_template, language, reply.text)
+                if window_open:
+                    for payload in render(reply, self.labels):
+                        with_fallback = {**payload, "fallback": fallback}
+                        session.add(
+                            _outbound(conversation.chat_id, conversation_id, "receipt", with_fallback)
+                        )
+                else:
+                    row = _outbound(chat_id, conversation_id, "receipt", fallback)
+                    row.as_template = True
+                    session.add(row)
+            return len(replies)
+
+    def _window_open(self, last_inbound_at: datetime | None) -> bool:
+        if last_inbound_at is None:
+            return False
+        if last_inbound_at.tzinfo is None:  # SQLite returns naive UTC
+            last_inbound_at = last_inbound_at.replace(tzinfo=utcnow().tzinfo)
+        return utcnow() - last_inbound_at < timedelta(seconds=self.config.window_seconds)
+
+    # ---- outbound queue --------------------------------------------------------------------
+
+    async def flush(self, chat_id: str | None = None) -> int:
+        """Send queued messages that are due, in order per chat; return how many went out."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            statement = (
+                select(OutboundMessage.id, OutboundMessage.chat_id, OutboundMessage.next_attempt_at)
+                .where(OutboundMessage.channel == CHANNEL, OutboundMessage.state == "queued")
+                .order_by(OutboundMessage.id)
+                .limit(500)
+            )
+            if chat_id is not None:
+                statement = statement.where(OutboundMessage.chat_id == chat_id)
+            queued = (await session.execute(statement)).all()
+        by_chat: dict[str, list[tuple[int, datetime | None]]] = {}
+        for row_id, chat, due in queued:
+            by_chat.setdefault(chat, []).append((row_id, due))
+        sent = await asyncio.gather(*(self._flush_chat(chat, rows, now) for chat, rows in by_chat.items()))
+        return sum(sent)
+
+    async def _flush_chat(self, chat_id: str, rows: list[tuple[int, datetime | None]], now: datetime) -> int:
+        lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
+        sent = 0
+        async with lock:
+            for row_id, due in rows:
+                if due is not None and _aware(due) > now:
+                    break  # an earlier message of this chat waits: keep the order
+                outcome = await self._send_one(row_id)
+                if outcome is None:
+                    break
+                sent += outcome
+        if not lock.locked():
+            self._chat_locks.pop(chat_id, None)
+        return sent
+
+    async def _send_one(self, row_id: int) -> int | None:
+        """Send one queued message; 1 when sent, 0 when skipped or failed for good, None to stop the chat."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            claimed = await session.execute(
+                update(OutboundMessage)
+                .where(
+                    OutboundMessage.id == row_id,
+                    OutboundMessage.state == "queued",
+                    or_(OutboundMessage.next_attempt_at.is_(None), OutboundMessage.next_attempt_at <= now),
+                )
+                .values(attempts=OutboundMessage.attempts + 1, next_attempt_at=now + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(claimed, "rowcount", 0) != 1:
+                return None
+            row = await session.get(OutboundMessage, row_id)
+            assert row is not None
+        try:
+            wamid = await graph.send(self.client, row.chat_id, row.payload, self.labels)
+        except WhatsAppError as error:
+            return await self._send_failed(row, int(error.code))
+        except httpx.HTTPError as error:
+            log.warning("whatsapp send to %s: %s; will retry", masked(row.chat_id), type(error).__name__)
+            await self._retry_at(row.id, _backoff(row.attempts, base=2.0, cap=300.0))
+            return None
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == row.id)
+                .values(state="accepted", channel_message_id=wamid, next_attempt_at=None, error_code=None)
+            )
+        return 1
+
+    async def _send_failed(self, row: OutboundMessage, code: int) -> int | None:
+        fallback = row.payload.get("fallback")
+        if code == OUTSIDE_WINDOW and fallback and not row.as_template:
+            async with self.db.transaction() as session:
+                fresh = await session.get(OutboundMessage, row.id)
+                assert fresh is not None
+                _requeue_as_template(fresh)
+            return await self._send_one(row.id)
+        if code == THROUGHPUT:
+            await self._retry_at(row.id, _backoff(row.attempts, base=1.0, cap=60.0))
+            return None
+        if code == PAIR_RATE:
+            await self._retry_at(row.id, _backoff(row.attempts, base=4.0, cap=600.0, factor=4.0))
+            return None
+        log.warning("whatsapp refused a %s to %s: code %d", row.kind, masked(row.chat_id), code)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == row.id)
+                .values(state="failed", error_code=code, next_attempt_at=None)
+            )
+        return 0
+
+    async def _retry_at(self, row_id: int, delay: float) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboundMessage)
+                .where(OutboundMessage.id == row_id)
+                .values(next_attempt_at=utcnow() + timedelta(seconds=delay))
+            )
+
+    # ---- background ------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Retry stored updates whose processing failed or whose process died; return how many."""
+        now = utcnow()
+        async with self.db.transaction() as session:
+            due = (
+                await session.execute(
+                    select(InboundUpdate.id, InboundUpdate.attempts)
+                    .where(InboundUpdate.channel == CHANNEL, InboundUpdate.processed_at.is_(None))
+                    .where(
+                        or_(
+                            InboundUpdate.next_attempt_at <= now,
+                            and_(
+                                InboundUpdate.next_attempt_at.is_(None),
+                                InboundUpdate.received_at <= now - STALE_AFTER,
+                            ),
+                        )
+                    )
+                    .order_by(InboundUpdate.id)
+                    .limit(100)
+                )
+            ).all()
+        for update_id, attempts in due:
+            await self.process(update_id, attempts)
+        return len(due)
+
+    async def tick(self) -> None:
+        """One pass of every background duty."""
+        await self.sweep()
+        await self.deliver_receipts()
+        await self.flush()
+
+    async def run(self) -> None:
+        """Background duties forever: retries, receipts, paced sends."""
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("whatsapp background pass failed")
+            await asyncio.sleep(self.config.poll_seconds)
+
+    async def close(self) -> None:
+        """Let running work finish briefly, then close HTTP connections."""
+        await self.idle(5.0)
+        for task in set(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await graph.close_client(self.client)
+
+
+def _outbound(chat_id: str, conversation_id: int | None, kind: str, payload: Payload) -> OutboundMessage:
+    return OutboundMessage(
+        channel=CHANNEL,
+        chat_id=chat_id,
+        conversation_id=conversation_id,
+        kind=kind,
+        payload=payload,
+        state="queued",
+        as_template=payload.get("type") == "template",
+        attempts=0,
+    )
+
+
+def _requeue_as_template(row: OutboundMessage) -> None:
+    """Send a receipt again as its template (Meta said the 24-hour window had closed)."""
+    row.payload = row.payload["fallback"]
+    row.as_template = True
+    row.state = "queued"
+    row.channel_message_id = None
+    row.next_attempt_at = None
+    row.error_code = OUTSIDE_WINDOW
+
+
+async def _conversation_id(session: AsyncSession, chat_id: str) -> int | None:
+    return await session.scalar(
+        select(Conversation.id).where(Conversation.channel == CHANNEL, Conversation.chat_id == chat_id)
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def _backoff(attempts: int, *, base: float, cap: float, factor: float = 2.0) -> float:
+    return float(min(cap, base * factor ** max(attempts - 1, 0)))
