@@ -107,7 +107,10 @@ class InboundUpdate(Base):
     """A raw channel update, stored once under the channel's own id before it is acknowledged."""
 
     __tablename__ = "inbound_updates"
-    __table_args__ = (UniqueConstraint("channel", "update_key", name="uq_inbound_channel_key"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key", name="uq_inbound_channel_key"),
+        Index("ix_inbound_channel_chat_sequence", "channel", "chat_key", "sequence"),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -118,6 +121,31 @@ class InboundUpdate(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
     """When a retry may claim it; a claim pushes this forward as a lease."""
+    chat_key: Mapped[str | None] = mapped_column(String(64))
+    """The chat the update belongs to, for channels that process each chat's updates strictly in order."""
+    sequence: Mapped[int | None] = mapped_column(BigInteger)
+    """The channel's own order of updates (Telegram ``update_id``); a chat's updates are processed by it."""
+
+
+class ButtonToken(Base):
+    """A short opaque token standing for one button's payload, bound to a chat and who may press it."""
+
+    __tablename__ = "button_tokens"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    token: Mapped[str] = mapped_column(String(24), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    allowed_user_id: Mapped[str | None] = mapped_column(String(64))
+    """The channel user id that may press it; None when anyone in the chat may."""
+    payload: Mapped[str] = mapped_column(String(160))
+    """The engine's button id, or a channel action such as a page turn."""
+    keyboard: Mapped[str] = mapped_column(String(24), index=True)
+    """The keyboard (message) it belongs to: pressing one choice uses up all of its choices."""
+    reusable: Mapped[bool] = mapped_column(Boolean, default=False)
+    """True for navigation (page turns), which may be pressed any number of times."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class Account(Base):

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from pydantic import SecretStr
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from bots.pacing import LocalPacer, Pacer
+from bots.telegram.api import TelegramConfig
+from bots.telegram.channel import TelegramChannel
 from bots.whatsapp.channel import WhatsAppChannel
 from bots.whatsapp.graph import WhatsAppConfig
 from conversations.engine import Engine
@@ -20,6 +25,7 @@ from nexustop.providers import build_topup_provider
 from nexustop.queues import InProcessQueue, build_queue
 from nexustop.settings import Settings
 from payments.sandbox.graph import start_graph_sandbox
+from payments.sandbox.telegram import start_telegram_sandbox
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
 
@@ -35,6 +41,13 @@ SANDBOX_WHATSAPP = {
     "whatsapp_verify_token": SecretStr("sandbox-verify-token"),
 }
 META_GRAPH_API = "https://graph.facebook.com"
+#: Credentials shared by the demo app and its in-process Bot API sandbox.
+SANDBOX_TELEGRAM = {
+    "telegram_token": SecretStr("123456:sandbox-telegram-token"),
+    "telegram_webhook_secret": SecretStr("sandbox-webhook-secret"),
+    "telegram_bot_username": "NexusTopBot",
+}
+TELEGRAM_BOT_API = "https://api.telegram.org/bot"
 
 
 def demo_settings(base: Settings) -> Settings:
@@ -46,6 +59,8 @@ def demo_settings(base: Settings) -> Settings:
     }
     if not base.whatsapp_configured():
         update |= SANDBOX_WHATSAPP
+    if not base.telegram_configured():
+        update |= SANDBOX_TELEGRAM
     return base.model_copy(update=update)
 
 
@@ -66,6 +81,32 @@ def whatsapp_config(settings: Settings) -> WhatsAppConfig | None:
     )
 
 
+def telegram_config(settings: Settings) -> TelegramConfig | None:
+    """The Telegram channel's configuration, or None when the channel is not configured."""
+    if not settings.telegram_configured():
+        return None
+    return TelegramConfig(
+        token=settings.telegram_token.get_secret_value(),
+        webhook_secret=settings.telegram_webhook_secret.get_secret_value(),
+        api_base=settings.telegram_api_base,
+        bot_username=settings.telegram_bot_username,
+        poll_seconds=settings.telegram_poll_seconds,
+    )
+
+
+async def build_pacer(stack: AsyncExitStack, settings: Settings) -> Pacer | LocalPacer:
+    """Outbound pacing shared through Redis; in the demo, in-process when Redis is not running."""
+    redis = Redis.from_url(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    if settings.demo:
+        try:
+            await redis.ping()
+        except (RedisError, OSError):
+            log.warning("Redis is not reachable: Telegram pacing is kept in this process only")
+            return LocalPacer()
+    return Pacer(redis)
+
+
 @dataclass
 class App:
     """Everything a channel needs at run time."""
@@ -76,6 +117,7 @@ class App:
     queue: FulfilmentQueue
     engine: Engine
     whatsapp: WhatsAppChannel | None = None
+    telegram: TelegramChannel | None = None
 
     async def drain(self, timeout: float) -> None:
         """Let in-process fulfilment finish (no-op when Celery workers do it)."""
@@ -107,6 +149,25 @@ async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> Settings:
             graph.base_url,
             graph.base_url,
         )
+    if (
+        settings.telegram_api_base == TELEGRAM_BOT_API
+        and settings.telegram_token == SANDBOX_TELEGRAM["telegram_token"]
+    ):
+        bot_api = await start_telegram_sandbox(
+            token=settings.telegram_token.get_secret_value(),
+            username=settings.telegram_bot_username,
+            webhook_url=settings.public_url.rstrip("/") + "/webhook/telegram",
+            webhook_secret=settings.telegram_webhook_secret.get_secret_value(),
+        )
+        stack.push_async_callback(bot_api.close)
+        settings = settings.model_copy(update={"telegram_api_base": bot_api.api_base})
+        log.info(
+            "Telegram Bot API sandbox at %s: play a user with POST %s/sandbox/inbound "
+            '{"from": 111, "text": "/start"}; see replies at GET %s/sandbox/messages',
+            bot_api.base_url,
+            bot_api.base_url,
+            bot_api.base_url,
+        )
     return settings
 
 
@@ -129,15 +190,21 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         if (config := whatsapp_config(settings)) is not None:
             whatsapp = WhatsAppChannel(config, db, engine)
             stack.push_async_callback(whatsapp.close)
-        yield App(settings, db, provider, queue, engine, whatsapp)
+        telegram = None
+        if (tg_config := telegram_config(settings)) is not None:
+            telegram = TelegramChannel(tg_config, db, engine, await build_pacer(stack, settings))
+            stack.push_async_callback(telegram.close)
+        yield App(settings, db, provider, queue, engine, whatsapp, telegram)
 
 
 def sandbox_app() -> web.Application:
     """An aiohttp app that serves every sandbox under one port (``nexustop sandbox``)."""
     from payments.sandbox.graph import create_graph_sandbox
+    from payments.sandbox.telegram import create_telegram_sandbox
     from payments.sandbox.vtpass import create_vtpass_sandbox
 
     app = web.Application()
     app.add_subapp("/vtpass/", create_vtpass_sandbox())
     app.add_subapp("/graph/", create_graph_sandbox())
+    app.add_subapp("/telegram/", create_telegram_sandbox())
     return app

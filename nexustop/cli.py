@@ -1,4 +1,4 @@
-"""The ``nexustop`` command: chat, parse, serve, worker, beat, db upgrade, sandbox."""
+"""The ``nexustop`` command: chat, parse, serve, worker, beat, db upgrade, sandbox, telegram."""
 
 from __future__ import annotations
 
@@ -105,8 +105,39 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"sandboxes on {base}/vtpass (set VTPASS_BASE_URL to it)", flush=True)
     print(f"  and {base}/graph (set WHATSAPP_API_BASE to it; token sandbox-token)", flush=True)
+    print(
+        f"  and {base}/telegram/bot (set TELEGRAM_API_BASE to it; token 123456:sandbox-telegram-token)",
+        flush=True,
+    )
     web.run_app(sandbox_app(), host=args.host, port=args.port)
     return 0
+
+
+async def set_telegram_webhook(settings: Settings, url: str, drop_pending: bool = False) -> int:
+    """Register ``url`` (with the webhook secret) and the command menu with the Bot API."""
+    from telegram.error import TelegramError
+
+    from bots.telegram.api import build_bot, set_webhook
+    from nexustop.bootstrap import telegram_config
+
+    config = telegram_config(settings)
+    if config is None:
+        print("telegram: set TELEGRAM_TOKEN and TELEGRAM_WEBHOOK_SECRET first", file=sys.stderr)
+        return 2
+    bot = build_bot(config)
+    try:
+        await set_webhook(bot, url, config.webhook_secret, drop_pending=drop_pending)
+    except TelegramError as error:
+        print(f"telegram: the Bot API refused: {type(error).__name__}: {error.message}", file=sys.stderr)
+        return 1
+    finally:
+        await bot.request.shutdown()
+    print(f"telegram webhook set to {url} (commands registered)")
+    return 0
+
+
+def _cmd_telegram(args: argparse.Namespace) -> int:
+    return asyncio.run(set_telegram_webhook(get_settings(), args.url, args.drop_pending))
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
@@ -152,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)
 
+    telegram = sub.add_parser("telegram", help="Telegram bot set-up")
+    telegram_sub = telegram.add_subparsers(dest="action", required=True)
+    hook = telegram_sub.add_parser("set-webhook", help="register the webhook URL and the command menu")
+    hook.add_argument("url", help="public HTTPS URL of /webhook/telegram")
+    hook.add_argument("--drop-pending", action="store_true", help="discard updates Telegram is holding")
+
     worker = sub.add_parser("worker", help="run a Celery worker")
     worker.add_argument("celery_args", nargs=argparse.REMAINDER)
     sub.add_parser("beat", help="run Celery beat (schedules the reconciler)")
@@ -172,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": _cmd_serve,
         "db": _cmd_db,
         "sandbox": _cmd_sandbox,
+        "telegram": _cmd_telegram,
         "worker": _cmd_worker,
         "beat": _cmd_beat,
     }

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     """Our language code → the template's language code at Meta."""
     whatsapp_poll_seconds: float = 1.0
     """How often the background loops look for receipts, due retries and stuck updates."""
+    telegram_token: SecretStr = SecretStr("")
+    """The bot's token from BotFather; the channel is mounted when it and the webhook secret are set."""
+    telegram_webhook_secret: SecretStr = SecretStr("")
+    """Telegram sends it in ``X-Telegram-Bot-Api-Secret-Token``; 1-256 of ``A-Z a-z 0-9 _ -``."""
+    telegram_api_base: str = "https://api.telegram.org/bot"
+    """Where Bot API calls go (the token follows it); ``nexustop sandbox`` serves one at …/telegram/bot."""
+    telegram_bot_username: str = ""
+    """The bot's @username without the @, to tell ``/cmd@ThisBot`` from commands for other bots."""
+    telegram_poll_seconds: float = 1.0
+    """How often the Telegram background loop looks for receipts, due retries and stuck updates."""
     public_url: str = "http://127.0.0.1:8080"
     """Where this app is reachable; the demo's Graph sandbox posts its webhooks here."""
 
@@ -63,6 +73,12 @@ class Settings(BaseSettings):
             self.whatsapp_phone_id
             and self.whatsapp_token.get_secret_value()
             and self.whatsapp_app_secret.get_secret_value()
+        )
+
+    def telegram_configured(self) -> bool:
+        """True when the Telegram channel has a token and a webhook secret."""
+        return bool(
+            self.telegram_token.get_secret_value() and self.telegram_webhook_secret.get_secret_value()
         )
 
     def is_sqlite(self) -> bool:

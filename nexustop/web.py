@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy import text
 
+from bots.telegram import webhook as telegram_webhook
+from bots.telegram.webhook import TELEGRAM_KEY
 from bots.whatsapp.webhook import WHATSAPP_KEY, add_routes
-from nexustop.bootstrap import App, running_app, whatsapp_config
+from nexustop.bootstrap import App, running_app, telegram_config, whatsapp_config
 from nexustop.settings import Settings
 
 APP_KEY = web.AppKey("nexustop", App)
@@ -34,20 +36,25 @@ def create_app(settings: Settings) -> web.Application:
     async def lifecycle(web_app: web.Application) -> AsyncIterator[None]:
         async with running_app(settings) as app:
             web_app[APP_KEY] = app
-            background = None
+            background = []
             if app.whatsapp is not None:
                 web_app[WHATSAPP_KEY] = app.whatsapp
-                background = asyncio.create_task(app.whatsapp.run(), name="whatsapp-background")
+                background.append(asyncio.create_task(app.whatsapp.run(), name="whatsapp-background"))
+            if app.telegram is not None:
+                web_app[TELEGRAM_KEY] = app.telegram
+                background.append(asyncio.create_task(app.telegram.run(), name="telegram-background"))
             try:
                 yield
             finally:
-                if background is not None:
-                    background.cancel()
+                for task in background:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await background
+                        await task
 
     web_app.cleanup_ctx.append(lifecycle)
     web_app.router.add_get("/healthz", healthz)
     if whatsapp_config(settings) is not None:
         add_routes(web_app)
+    if telegram_config(settings) is not None:
+        telegram_webhook.add_routes(web_app)
     return web_app

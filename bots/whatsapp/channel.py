@@ -7,33 +7,24 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from pywa_async.client import WhatsApp
 from pywa_async.errors import WhatsAppError
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.ingress import BackgroundTasks, Inbox, Item
+from bots.outbox import Failed, Outbox, Outcome, RetryLater, SendAgain, Sent, backoff
 from bots.whatsapp import graph
 from bots.whatsapp.graph import WhatsAppConfig
 from bots.whatsapp.render import DEFAULT_LABELS, MORE_PREFIX, Labels, Payload, render, template
-from conversations import receipts
 from conversations.engine import Engine
-from conversations.messages import InboundMessage
+from conversations.messages import InboundMessage, Reply
 from domain.database import Database
-from domain.models import (
-    Conversation,
-    InboundUpdate,
-    Message,
-    Notification,
-    OutboundMessage,
-    User,
-    utcnow,
-)
+from domain.models import Conversation, OutboundMessage, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,28 +35,13 @@ STATE_RANK = {"queued": 0, "accepted": 1, "sent": 2, "failed": 3, "delivered": 4
 OUTSIDE_WINDOW = 131047
 THROUGHPUT = 130429
 PAIR_RATE = 131056
-#: How long a claim on an update or an outbound message lasts before someone else may retry it.
-LEASE = timedelta(seconds=60)
 #: A status for a message we never sent is given up after this many attempts.
 UNKNOWN_STATUS_ATTEMPTS = 5
-#: Concurrent group commits of inbound updates, and the most requests one of them takes.
-MAX_GROUP_COMMITS = 4
-MAX_GROUP = 200
-#: Updates not claimed within this time of arrival (their process died) are picked up by the sweep.
-STALE_AFTER = timedelta(seconds=10)
 
 
 def masked(number: str) -> str:
     """A phone number or user id safe for logs: only its last three characters."""
     return f"…{number[-3:]}" if number else "?"
-
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """One storable piece of a webhook envelope, under its dedup key."""
-
-    key: str
-    body: dict[str, Any]
 
 
 def split_envelope(envelope: dict[str, Any], raw: bytes) -> list[Item]:
@@ -151,11 +127,9 @@ class WhatsAppChannel:
         self.engine = engine
         self.client = client or graph.build_client(config)
         self.labels = labels
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._chat_locks: dict[str, asyncio.Lock] = {}
-        self._pending: list[tuple[list[Item], asyncio.Future[list[int]]]] = []
-        self._flushing = 0
-        self._insert_cache: Any = None
+        self.tasks = BackgroundTasks()
+        self.inbox = Inbox(db, CHANNEL, self.tasks)
+        self.outbox = Outbox(db, CHANNEL, self._send, sent_state="accepted")
 
     # ---- ingress ---------------------------------------------------------------------------
 
@@ -177,105 +151,22 @@ class WhatsAppChannel:
         envelope = json.loads(raw)
         if not isinstance(envelope, dict):
             raise ValueError("a webhook body is a JSON object")
-        items = split_envelope(envelope, raw)
-        done: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
-        self._pending.append((items, done))
-        if self._flushing < MAX_GROUP_COMMITS:
-            self._flushing += 1
-            self._spawn(self._group_commit())
-        return await done
-
-    async def _group_commit(self) -> None:
-        """Insert everything pending in one statement and transaction, then wake each waiting request."""
-        try:
-            while self._pending:
-                batch, self._pending = self._pending[:MAX_GROUP], self._pending[MAX_GROUP:]
-                try:
-                    new = await self._insert([item for items, _ in batch for item in items])
-                except Exception as error:
-                    for _, done in batch:
-                        if not done.done():
-                            done.set_exception(error)
-                    continue
-                for items, done in batch:
-                    ids = [new.pop(item.key) for item in items if item.key in new]
-                    if not done.done():
-                        done.set_result(ids)
-        finally:
-            self._flushing -= 1
-
-    async def _insert(self, items: list[Item]) -> dict[str, int]:
-        """INSERT … ON CONFLICT DO NOTHING RETURNING: the ids of the keys that were new."""
-        now = utcnow()
-        rows = [
-            {
-                "channel": CHANNEL,
-                "update_key": item.key,
-                "payload": json.dumps(item.body),
-                "attempts": 0,
-                "received_at": now,
-            }
-            for item in items
-        ]
-        async with self.db.engine.begin() as connection:
-            result = await connection.execute(self._insert_statement(), rows)
-            return {key: row_id for key, row_id in result.all()}
-
-    def _insert_statement(self) -> Any:
-        """One compiled INSERT … ON CONFLICT DO NOTHING RETURNING, run for many rows in one round trip."""
-        if self._insert_cache is None:
-            insert = sqlite.insert if self.db.is_sqlite else postgresql.insert
-            self._insert_cache = (
-                insert(InboundUpdate)
-                .on_conflict_do_nothing(index_elements=["channel", "update_key"])
-                .returning(InboundUpdate.update_key, InboundUpdate.id)
-            )
-        return self._insert_cache
+        return await self.inbox.store(split_envelope(envelope, raw))
 
     def process_later(self, update_ids: Iterable[int]) -> None:
         """Process stored updates off the request path, as background tasks."""
         for update_id in update_ids:
-            self._spawn(self.process(update_id, seen_attempts=0))
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            self.tasks.spawn(self.process(update_id, seen_attempts=0))
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until background processing started so far has finished (tests, shutdown)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self._tasks and loop.time() < deadline:
-            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+        await self.tasks.idle(timeout)
 
     # ---- processing ------------------------------------------------------------------------
 
-    async def _claim(self, update_id: int, seen_attempts: int) -> InboundUpdate | None:
-        """Take a lease on an unprocessed update; None when someone else has it or it is done."""
-        now = utcnow()
-        async with self.db.transaction() as session:
-            claimed = await session.execute(
-                update(InboundUpdate)
-                .where(
-                    InboundUpdate.id == update_id,
-                    InboundUpdate.attempts == seen_attempts,
-                    InboundUpdate.processed_at.is_(None),
-                    or_(InboundUpdate.next_attempt_at.is_(None), InboundUpdate.next_attempt_at <= now),
-                )
-                .values(
-                    attempts=seen_attempts + 1,
-                    next_attempt_at=now + min(LEASE * 2**seen_attempts, timedelta(hours=1)),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
-                return None
-            return await session.get(InboundUpdate, update_id)
-
     async def process(self, update_id: int, seen_attempts: int) -> None:
         """Process one stored update; on failure it stays stored and the sweep retries it."""
-        row = await self._claim(update_id, seen_attempts)
+        row = await self.inbox.claim(update_id, seen_attempts)
         if row is None:
             return
         body = json.loads(row.payload)
@@ -286,24 +177,16 @@ class WhatsAppChannel:
             elif body["kind"] == "status":
                 await self._on_status(row.id, body["status"], row.attempts)
             else:
-                await self._done(row.id)
+                await self.inbox.done(row.id)
         except Retry:
             log.info("whatsapp update %s not ready yet (attempt %d)", row.id, row.attempts)
         except Exception:
             log.exception("whatsapp update %s failed (attempt %d); kept for retry", row.id, row.attempts)
 
-    async def _done(self, update_id: int, session: AsyncSession | None = None) -> None:
-        statement = update(InboundUpdate).where(InboundUpdate.id == update_id).values(processed_at=utcnow())
-        if session is not None:
-            await session.execute(statement)
-            return
-        async with self.db.transaction() as own:
-            await own.execute(statement)
-
     async def _on_message(self, update_id: int, body: dict[str, Any]) -> str:
         message = inbound_message(body)
         if message.channel_message_id:
-            self._spawn(self._typing(message.channel_message_id))
+            self.tasks.spawn(self._typing(message.channel_message_id))
         if message.payload and message.payload.startswith(MORE_PREFIX):
             await self._next_page(update_id, message)
             return message.chat_id
@@ -312,8 +195,8 @@ class WhatsAppChannel:
             conversation_id = await _conversation_id(session, message.chat_id)
             for reply in replies:
                 for payload in render(reply, self.labels):
-                    session.add(_outbound(message.chat_id, conversation_id, "reply", payload))
-            await self._done(update_id, session)
+                    session.add(self._outbound(message.chat_id, conversation_id, "reply", payload))
+            await self.inbox.done(update_id, session)
         return message.chat_id
 
     async def _next_page(self, update_id: int, message: InboundMessage) -> None:
@@ -330,8 +213,8 @@ class WhatsAppChannel:
             )
             if last is not None:
                 payload = {**last.payload, "offset": offset}
-                session.add(_outbound(message.chat_id, last.conversation_id, "reply", payload))
-            await self._done(update_id, session)
+                session.add(self._outbound(message.chat_id, last.conversation_id, "reply", payload))
+            await self.inbox.done(update_id, session)
 
     async def _typing(self, message_id: str) -> None:
         try:
@@ -352,7 +235,7 @@ class WhatsAppChannel:
             if outbound is None:
                 if attempts < UNKNOWN_STATUS_ATTEMPTS:
                     raise Retry(wamid)
-                await self._done(update_id, session)
+                await self.inbox.done(update_id, session)
                 return
             if new == "failed":
                 errors = status.get("errors") or [{}]
@@ -365,7 +248,7 @@ class WhatsAppChannel:
                     outbound.error_code = code
             elif new in STATE_RANK and STATE_RANK[new] > STATE_RANK.get(outbound.state, 0):
                 outbound.state = new
-            await self._done(update_id, session)
+            await self.inbox.done(update_id, session)
         if outbound.state == "queued":
             await self.flush(outbound.chat_id)
 
@@ -373,49 +256,27 @@ class WhatsAppChannel:
 
     async def deliver_receipts(self) -> int:
         """Queue and send every undelivered receipt of a WhatsApp chat; templates outside the window."""
-        async with self.db.transaction() as session:
-            chats = (
-                await session.execute(
-                    select(Conversation.id, Conversation.chat_id)
-                    .join(Notification, Notification.conversation_id == Conversation.id)
-                    .where(Conversation.channel == CHANNEL, Notification.delivered_at.is_(None))
-                    .distinct()
-                )
-            ).all()
-        count = 0
-        for conversation_id, chat_id in chats:
-            count += await self._queue_receipts(conversation_id)
-            await self.flush(chat_id)
-        return count
+        return await self.outbox.deliver_receipts(self._render_receipts)
 
-    async def _queue_receipts(self, conversation_id: int) -> int:
-        """Render, record and queue one chat's receipts in the same transaction that marks them taken."""
-        async with self.db.transaction() as session:
-            conversation = await session.get(Conversation, conversation_id)
-            assert conversation is not None
-            replies = await receipts.take_undelivered(session, conversation_id)
-            if not replies:
-                return 0
-            user = await session.get(User, conversation.user_id)
-            language = self.config.template_languages.get((user.language if user else None) or "en", "en")
-            window_open = self._window_open(conversation.last_inbound_at)
-            chat_id = conversation.chat_id
-            for reply in replies:
-                session.add(
-                    Message(conversation_id=conversation_id, direction="out", sender="bot", body=reply.text)
-                )
-                fallback = template(self.config.receipt_template, language, reply.text)
-                if window_open:
-                    for payload in render(reply, self.labels):
-                        with_fallback = {**payload, "fallback": fallback}
-                        session.add(
-                            _outbound(conversation.chat_id, conversation_id, "receipt", with_fallback)
-                        )
-                else:
-                    row = _outbound(chat_id, conversation_id, "receipt", fallback)
-                    row.as_template = True
-                    session.add(row)
-            return len(replies)
+    async def _render_receipts(
+        self, session: AsyncSession, conversation: Conversation, replies: list[Reply]
+    ) -> list[OutboundMessage]:
+        """Receipts as free-form messages (with a template fallback) inside the window, templates outside."""
+        user = await session.get(User, conversation.user_id)
+        language = self.config.template_languages.get((user.language if user else None) or "en", "en")
+        window_open = self._window_open(conversation.last_inbound_at)
+        rows = []
+        for reply in replies:
+            fallback = template(self.config.receipt_template, language, reply.text)
+            if window_open:
+                for payload in render(reply, self.labels):
+                    with_fallback = {**payload, "fallback": fallback}
+                    rows.append(
+                        self._outbound(conversation.chat_id, conversation.id, "receipt", with_fallback)
+                    )
+            else:
+                rows.append(self._outbound(conversation.chat_id, conversation.id, "receipt", fallback))
+        return rows
 
     def _window_open(self, last_inbound_at: datetime | None) -> bool:
         if last_inbound_at is None:
@@ -426,129 +287,48 @@ class WhatsAppChannel:
 
     # ---- outbound queue --------------------------------------------------------------------
 
+    def _outbound(
+        self, chat_id: str, conversation_id: int | None, kind: str, payload: Payload
+    ) -> OutboundMessage:
+        return self.outbox.new(
+            chat_id, conversation_id, kind, payload, as_template=payload.get("type") == "template"
+        )
+
     async def flush(self, chat_id: str | None = None) -> int:
         """Send queued messages that are due, in order per chat; return how many went out."""
-        now = utcnow()
-        async with self.db.transaction() as session:
-            statement = (
-                select(OutboundMessage.id, OutboundMessage.chat_id, OutboundMessage.next_attempt_at)
-                .where(OutboundMessage.channel == CHANNEL, OutboundMessage.state == "queued")
-                .order_by(OutboundMessage.id)
-                .limit(500)
-            )
-            if chat_id is not None:
-                statement = statement.where(OutboundMessage.chat_id == chat_id)
-            queued = (await session.execute(statement)).all()
-        by_chat: dict[str, list[tuple[int, datetime | None]]] = {}
-        for row_id, chat, due in queued:
-            by_chat.setdefault(chat, []).append((row_id, due))
-        sent = await asyncio.gather(*(self._flush_chat(chat, rows, now) for chat, rows in by_chat.items()))
-        return sum(sent)
+        return await self.outbox.flush(chat_id)
 
-    async def _flush_chat(self, chat_id: str, rows: list[tuple[int, datetime | None]], now: datetime) -> int:
-        lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
-        sent = 0
-        async with lock:
-            for row_id, due in rows:
-                if due is not None and _aware(due) > now:
-                    break  # an earlier message of this chat waits: keep the order
-                outcome = await self._send_one(row_id)
-                if outcome is None:
-                    break
-                sent += outcome
-        if not lock.locked():
-            self._chat_locks.pop(chat_id, None)
-        return sent
-
-    async def _send_one(self, row_id: int) -> int | None:
-        """Send one queued message; 1 when sent, 0 when skipped or failed for good, None to stop the chat."""
-        now = utcnow()
-        async with self.db.transaction() as session:
-            claimed = await session.execute(
-                update(OutboundMessage)
-                .where(
-                    OutboundMessage.id == row_id,
-                    OutboundMessage.state == "queued",
-                    or_(OutboundMessage.next_attempt_at.is_(None), OutboundMessage.next_attempt_at <= now),
-                )
-                .values(attempts=OutboundMessage.attempts + 1, next_attempt_at=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(claimed, "rowcount", 0) != 1:
-                return None
-            row = await session.get(OutboundMessage, row_id)
-            assert row is not None
+    async def _send(self, row: OutboundMessage) -> Outcome:
+        """Send one claimed row through the Graph API; map Meta's refusals to what the queue does next."""
         try:
             wamid = await graph.send(self.client, row.chat_id, row.payload, self.labels)
         except WhatsAppError as error:
             return await self._send_failed(row, int(error.code))
         except httpx.HTTPError as error:
             log.warning("whatsapp send to %s: %s; will retry", masked(row.chat_id), type(error).__name__)
-            await self._retry_at(row.id, _backoff(row.attempts, base=2.0, cap=300.0))
-            return None
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == row.id)
-                .values(state="accepted", channel_message_id=wamid, next_attempt_at=None, error_code=None)
-            )
-        return 1
+            return RetryLater(backoff(row.attempts, base=2.0, cap=300.0))
+        return Sent(wamid)
 
-    async def _send_failed(self, row: OutboundMessage, code: int) -> int | None:
+    async def _send_failed(self, row: OutboundMessage, code: int) -> Outcome:
         fallback = row.payload.get("fallback")
         if code == OUTSIDE_WINDOW and fallback and not row.as_template:
             async with self.db.transaction() as session:
                 fresh = await session.get(OutboundMessage, row.id)
                 assert fresh is not None
                 _requeue_as_template(fresh)
-            return await self._send_one(row.id)
+            return SendAgain()
         if code == THROUGHPUT:
-            await self._retry_at(row.id, _backoff(row.attempts, base=1.0, cap=60.0))
-            return None
+            return RetryLater(backoff(row.attempts, base=1.0, cap=60.0))
         if code == PAIR_RATE:
-            await self._retry_at(row.id, _backoff(row.attempts, base=4.0, cap=600.0, factor=4.0))
-            return None
-        log.warning("whatsapp refused a %s to %s: code %d", row.kind, masked(row.chat_id), code)
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == row.id)
-                .values(state="failed", error_code=code, next_attempt_at=None)
-            )
-        return 0
-
-    async def _retry_at(self, row_id: int, delay: float) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(
-                update(OutboundMessage)
-                .where(OutboundMessage.id == row_id)
-                .values(next_attempt_at=utcnow() + timedelta(seconds=delay))
-            )
+            return RetryLater(backoff(row.attempts, base=4.0, cap=600.0, factor=4.0))
+        return Failed(code)
 
     # ---- background ------------------------------------------------------------------------
 
     async def sweep(self) -> int:
         """Retry stored updates whose processing failed or whose process died; return how many."""
-        now = utcnow()
-        async with self.db.transaction() as session:
-            due = (
-                await session.execute(
-                    select(InboundUpdate.id, InboundUpdate.attempts)
-                    .where(InboundUpdate.channel == CHANNEL, InboundUpdate.processed_at.is_(None))
-                    .where(
-                        or_(
-                            InboundUpdate.next_attempt_at <= now,
-                            and_(
-                                InboundUpdate.next_attempt_at.is_(None),
-                                InboundUpdate.received_at <= now - STALE_AFTER,
-                            ),
-                        )
-                    )
-                    .order_by(InboundUpdate.id)
-                    .limit(100)
-                )
-            ).all()
-        for update_id, attempts in due:
+        due = await self.inbox.due()
+        for update_id, attempts, _ in due:
             await self.process(update_id, attempts)
         return len(due)
 
@@ -569,24 +349,8 @@ class WhatsAppChannel:
 
     async def close(self) -> None:
         """Let running work finish briefly, then close HTTP connections."""
-        await self.idle(5.0)
-        for task in set(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.close(5.0)
         await graph.close_client(self.client)
-
-
-def _outbound(chat_id: str, conversation_id: int | None, kind: str, payload: Payload) -> OutboundMessage:
-    return OutboundMessage(
-        channel=CHANNEL,
-        chat_id=chat_id,
-        conversation_id=conversation_id,
-        kind=kind,
-        payload=payload,
-        state="queued",
-        as_template=payload.get("type") == "template",
-        attempts=0,
-    )
 
 
 def _requeue_as_template(row: OutboundMessage) -> None:
@@ -603,11 +367,3 @@ async def _conversation_id(session: AsyncSession, chat_id: str) -> int | None:
     return await session.scalar(
         select(Conversation.id).where(Conversation.channel == CHANNEL, Conversation.chat_id == chat_id)
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
-
-
-def _backoff(attempts: int, *, base: float, cap: float, factor: float = 2.0) -> float:
-    return float(min(cap, base * factor ** max(attempts - 1, 0)))

@@ -1,0 +1,1 @@
+"""The Telegram channel: webhook ingress, ordered processing, inline keyboards and paced sending."""

@@ -1,0 +1,401 @@
+"""The Telegram channel: stored updates processed in order per chat, button tokens, paced sending."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import json
+import logging
+import secrets
+import warnings
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+
+from bots.ingress import BackgroundTasks, Inbox
+from bots.outbox import Failed, Outbox, Outcome, RetryLater, Sent, backoff
+from bots.pacing import Limit, LocalPacer, Pacer
+from bots.telegram import api, updates
+from bots.telegram.api import TelegramConfig
+from bots.telegram.render import (
+    DATA_PREFIX,
+    DEFAULT_LABELS,
+    PAGE_PREFIX,
+    PAGE_SIZE,
+    Labels,
+    drafts,
+    message_payload,
+    page_offsets,
+)
+from bots.telegram.updates import CHANNEL, COMMAND_TEXT, GROUP_COMMANDS, PRIVACY, telegram_chat_id
+from conversations.engine import Engine
+from conversations.messages import ChatKind, Reply
+from domain.database import Database
+from domain.models import ButtonToken, Conversation, Identity, InboundUpdate, OutboundMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+#: An update that failed this many times is set aside (logged) so its chat is not blocked for ever.
+MAX_ATTEMPTS = 5
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Notices:
+    """Fixed texts the channel answers with itself (the engine has no reply for these yet)."""
+
+    expired: str = "This button has expired."
+    not_yours: str = "This button isn't for you."
+    used: str = "You already chose."
+    private_only: str = "Let's do that in a private chat with me."
+    privacy: str = (
+        "Privacy: we keep your Telegram id, name, language, the numbers you top up and your orders,"
+        " only to serve you and as the law requires. We never sell them. Type /help for more."
+    )
+
+
+def masked(value: str) -> str:
+    """A chat or user id safe for logs: only its last three characters."""
+    return f"…{value[-3:]}" if value else "?"
+
+
+class TelegramChannel:
+    """Ingress, ordered processing and paced sending for one Telegram bot."""
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        db: Database,
+        engine: Engine,
+        pacer: Pacer | LocalPacer,
+        bot: Bot | None = None,
+        labels: Labels = DEFAULT_LABELS,
+        notices: Notices = Notices(),
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.engine = engine
+        self.pacer = pacer
+        self.bot = bot or api.build_bot(config)
+        self.labels = labels
+        self.notices = notices
+        self.tasks = BackgroundTasks()
+        self.inbox = Inbox(db, CHANNEL, self.tasks)
+        self.outbox = Outbox(db, CHANNEL, self._send, sent_state="sent")
+
+    # ---- ingress ---------------------------------------------------------------------------
+
+    def secret_ok(self, header: str | None) -> bool:
+        """True when ``X-Telegram-Bot-Api-Secret-Token`` is our webhook secret (constant-time)."""
+        expected = self.config.webhook_secret.encode()
+        return bool(expected) and hmac.compare_digest((header or "").encode(), expected)
+
+    async def store(self, update: dict[str, Any]) -> str | None:
+        """Store an update once (committed before returning); its chat when it was new, else None."""
+        item = updates.item(update)
+        new = await self.inbox.store([item])
+        return item.chat_key if new else None
+
+    def process_later(self, chat_key: str) -> None:
+        """Process a chat's stored updates off the request path."""
+        self.tasks.spawn(self.drain(chat_key))
+
+    async def idle(self, timeout: float = 10.0) -> None:
+        """Wait until background work started so far has finished (tests, shutdown)."""
+        await self.tasks.idle(timeout)
+
+    # ---- processing ------------------------------------------------------------------------
+
+    async def drain(self, chat_key: str) -> int:
+        """Process a chat's updates oldest first, while this process holds the head; return how many."""
+        count = 0
+        while (row := await self.inbox.claim_next_in_chat(chat_key)) is not None:
+            if row.attempts > MAX_ATTEMPTS:
+                log.error("telegram update %s failed %d times; set aside", row.update_key, row.attempts - 1)
+                await self.inbox.done(row.id)
+                continue
+            try:
+                await self._process(row)
+            except Exception:
+                log.exception("telegram update %s failed (attempt %d); kept for retry", row.id, row.attempts)
+                return count
+            count += 1
+            self.tasks.spawn(self.flush(chat_key))
+        return count
+
+    async def _process(self, row: InboundUpdate) -> None:
+        body: dict[str, Any] = json.loads(row.payload)
+        if isinstance(body.get("callback_query"), dict):
+            await self._on_press(row.id, body["callback_query"])
+        elif isinstance(body.get("message"), dict):
+            await self._on_message(row.id, body["message"])
+        else:
+            await self.inbox.done(row.id)
+
+    async def _on_message(self, update_id: int, message: dict[str, Any]) -> None:
+        sender: dict[str, Any] = message.get("from") or {}
+        chat: dict[str, Any] = message.get("chat") or {}
+        command = updates.command(message, self.config.bot_username)
+        if not sender or sender.get("is_bot") or "id" not in chat or (command and command.for_other_bot):
+            await self.inbox.done(update_id)
+            return
+        chat_id = str(chat["id"])
+        in_group = updates.chat_kind(chat) is ChatKind.GROUP
+        if in_group and (command is None or command.name not in GROUP_COMMANDS):
+            notice = [Reply(self.notices.private_only)] if command is not None else []
+            await self._queue(update_id, chat_id, None, str(sender["id"]), notice)
+            return
+        if command is not None and command.name == PRIVACY:
+            await self._queue(update_id, chat_id, None, str(sender["id"]), [Reply(self.notices.privacy)])
+            return
+        if command is not None:
+            # /start's deep-link argument stays in the stored update, for gifting.
+            text = COMMAND_TEXT.get(command.name) or f"{command.name} {command.argument}".strip()
+        else:
+            text = str(message.get("text") or message.get("caption") or "")
+        inbound = updates.inbound(message, sender, text=text)
+        if phone := updates.shared_phone(message, sender):
+            inbound = dataclasses.replace(inbound, text=phone, phone=phone)
+        replies = await self.engine.handle(inbound)
+        await self._queue(update_id, chat_id, inbound.chat_id, inbound.channel_user_id, replies)
+
+    async def _on_press(self, update_id: int, query: dict[str, Any]) -> None:
+        """A button press: check its token (chat, presser, used), answer at once, then act on it."""
+        sender: dict[str, Any] = query.get("from") or {}
+        message: dict[str, Any] = query.get("message") or {}
+        user_id = str(sender.get("id", ""))
+        chat_id = str((message.get("chat") or {}).get("id", user_id))
+        token = updates.token_of(query.get("data"))
+        async with self.db.transaction() as session:
+            row = None
+            if token is not None:
+                row = await session.scalar(select(ButtonToken).where(ButtonToken.token == token))
+            notice = self._refusal(row, chat_id, user_id)
+        if row is None or notice is not None:
+            await self._answer(query, notice or self.notices.expired)
+            await self.inbox.done(update_id)
+            return
+        await self._answer(query, None)
+        if row.payload.startswith(PAGE_PREFIX):
+            await self._turn_page(
+                update_id, chat_id, message, int(row.payload.removeprefix(PAGE_PREFIX) or 0)
+            )
+            return
+        inbound = updates.inbound(message, sender, payload=row.payload)
+        replies = await self.engine.handle(inbound)
+        await self._queue(update_id, chat_id, inbound.chat_id, user_id, replies, used_keyboard=row.keyboard)
+
+    def _refusal(self, row: ButtonToken | None, chat_id: str, user_id: str) -> str | None:
+        """Why a press must do nothing, or None when it may go ahead."""
+        if row is None or row.channel != CHANNEL or row.chat_id != chat_id:
+            return self.notices.expired
+        if row.allowed_user_id is not None and row.allowed_user_id != user_id:
+            return self.notices.not_yours
+        if row.used_at is not None and not row.reusable:
+            return self.notices.used
+        return None
+
+    async def _answer(self, query: dict[str, Any], text: str | None) -> None:
+        """Answer a callback query (clients show a spinner until we do); failures only get logged."""
+        try:
+            await self.bot.answer_callback_query(str(query.get("id", "")), text=text)
+        except TelegramError as error:
+            log.info("telegram: answering a callback query failed: %s", type(error).__name__)
+
+    async def _turn_page(self, update_id: int, chat_id: str, message: dict[str, Any], offset: int) -> None:
+        """Show another page of a list by editing the message that carries it."""
+        message_id = message.get("message_id")
+        async with self.db.transaction() as session:
+            shown = await session.scalar(
+                select(OutboundMessage).where(
+                    OutboundMessage.channel == CHANNEL,
+                    OutboundMessage.channel_message_id == f"{chat_id}:{message_id}",
+                )
+            )
+            if shown is not None:
+                payload = {**shown.payload, "type": "edit", "message_id": message_id, "offset": offset}
+                session.add(self.outbox.new(chat_id, shown.conversation_id, "edit", payload))
+            await self.inbox.done(update_id, session)
+
+    async def _queue(
+        self,
+        update_id: int,
+        chat_id: str,
+        engine_chat: str | None,
+        allowed_user: str,
+        replies: list[Reply],
+        *,
+        used_keyboard: str | None = None,
+    ) -> None:
+        """Queue the replies (with their button tokens), use up a pressed keyboard, mark the update done."""
+        async with self.db.transaction() as session:
+            conversation_id = None
+            if engine_chat is not None:
+                conversation_id = await session.scalar(
+                    select(Conversation.id).where(
+                        Conversation.channel == CHANNEL, Conversation.chat_id == engine_chat
+                    )
+                )
+            if used_keyboard is not None:
+                await session.execute(
+                    update(ButtonToken)
+                    .where(ButtonToken.keyboard == used_keyboard, ButtonToken.used_at.is_(None))
+                    .where(ButtonToken.reusable.is_(False))
+                    .values(used_at=utcnow())
+                )
+            for row in self._rows(session, chat_id, conversation_id, allowed_user, "reply", replies):
+                session.add(row)
+            await self.inbox.done(update_id, session)
+
+    def _rows(
+        self,
+        session: AsyncSession,
+        chat_id: str,
+        conversation_id: int | None,
+        allowed_user: str | None,
+        kind: str,
+        replies: list[Reply],
+    ) -> list[OutboundMessage]:
+        """Outbound rows for replies; each button gets a token row bound to the chat and the user."""
+        rows = []
+        for reply in replies:
+            for draft in drafts(reply):
+                keyboard = secrets.token_urlsafe(9)
+                buttons = []
+                for choice_id, label in draft.choices:
+                    token = self._token(session, chat_id, allowed_user, choice_id, keyboard, reusable=False)
+                    buttons.append({"text": label, "data": DATA_PREFIX + token})
+                pages = {}
+                if draft.is_list and len(buttons) > PAGE_SIZE:
+                    for offset in page_offsets(len(buttons)):
+                        token = self._token(
+                            session, chat_id, allowed_user, f"{PAGE_PREFIX}{offset}", keyboard, reusable=True
+                        )
+                        pages[str(offset)] = DATA_PREFIX + token
+                payload = message_payload(draft.text, buttons, draft.is_list, pages)
+                rows.append(self.outbox.new(chat_id, conversation_id, kind, payload))
+        return rows
+
+    @staticmethod
+    def _token(
+        session: AsyncSession,
+        chat_id: str,
+        allowed_user: str | None,
+        payload: str,
+        keyboard: str,
+        *,
+        reusable: bool,
+    ) -> str:
+        token = secrets.token_urlsafe(12)
+        session.add(
+            ButtonToken(
+                token=token,
+                channel=CHANNEL,
+                chat_id=chat_id,
+                allowed_user_id=allowed_user,
+                payload=payload[:160],
+                keyboard=keyboard,
+                reusable=reusable,
+            )
+        )
+        return token
+
+    # ---- receipts --------------------------------------------------------------------------
+
+    async def deliver_receipts(self) -> int:
+        """Queue and send every undelivered receipt of a Telegram conversation."""
+        return await self.outbox.deliver_receipts(self._render_receipts)
+
+    async def _render_receipts(
+        self, session: AsyncSession, conversation: Conversation, replies: list[Reply]
+    ) -> list[OutboundMessage]:
+        user_id = await session.scalar(
+            select(Identity.channel_user_id).where(
+                Identity.channel == CHANNEL, Identity.user_id == conversation.user_id
+            )
+        )
+        chat_id = telegram_chat_id(conversation.chat_id)
+        return self._rows(session, chat_id, conversation.id, user_id, "receipt", replies)
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    async def flush(self, chat_id: str | None = None) -> int:
+        """Send queued messages that are due, in order per chat and within the pacing limits."""
+        return await self.outbox.flush(chat_id)
+
+    def limits(self, chat_id: str) -> list[Limit]:
+        """The pacing limits a message to ``chat_id`` counts against (groups have negative ids)."""
+        limits = [
+            Limit("tg:all", self.config.global_interval),
+            Limit(f"tg:chat:{chat_id}", self.config.chat_interval),
+        ]
+        if chat_id.startswith("-"):
+            limits.append(Limit(f"tg:group:{chat_id}", self.config.group_interval))
+        return limits
+
+    async def _send(self, row: OutboundMessage) -> Outcome:
+        """Take a pacing slot, then send; Telegram's refusals map to retry later or failed for good."""
+        wait = await self.pacer.take(self.limits(row.chat_id), self.config.max_pacing_wait)
+        if wait > 0:
+            return RetryLater(wait)
+        try:
+            message_id = await api.send(self.bot, row.chat_id, row.payload, self.labels)
+        except RetryAfter as error:
+            seconds = _retry_after(error)
+            log.info("telegram: flood control for %s, retry after %.0fs", masked(row.chat_id), seconds)
+            await self.pacer.hold(Limit(f"tg:chat:{row.chat_id}", 0), seconds)
+            return RetryLater(seconds)
+        except Forbidden:
+            return Failed(403)
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                return Sent(None)
+            log.warning("telegram refused a %s to %s: %s", row.kind, masked(row.chat_id), error.message)
+            return Failed(400)
+        except InvalidToken:
+            log.error("telegram: the bot token was refused; messages stay queued")
+            return RetryLater(60.0)
+        except NetworkError as error:
+            log.warning("telegram send to %s: %s; will retry", masked(row.chat_id), type(error).__name__)
+            return RetryLater(backoff(row.attempts, base=2.0, cap=300.0))
+        return Sent(message_id)
+
+    # ---- background ------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        """Drain chats whose updates failed or whose process died; return how many updates ran."""
+        chats = {chat_key for _, _, chat_key in await self.inbox.due() if chat_key is not None}
+        counts = await asyncio.gather(*(self.drain(chat) for chat in chats))
+        return sum(counts)
+
+    async def tick(self) -> None:
+        """One pass of every background duty."""
+        await self.sweep()
+        await self.deliver_receipts()
+        await self.flush()
+
+    async def run(self) -> None:
+        """Background duties forever: retries, receipts, paced sends."""
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("telegram background pass failed")
+            await asyncio.sleep(self.config.poll_seconds)
+
+    async def close(self) -> None:
+        """Let running work finish briefly, then close HTTP connections."""
+        await self.tasks.close(5.0)
+        await self.bot.request.shutdown()
+
+
+def _retry_after(error: RetryAfter) -> float:
+    """Seconds Telegram asked us to wait (ptb 22 warns that the attribute turns into a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: int | float | timedelta = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
