@@ -6,20 +6,18 @@ import re
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import account, onboarding, purchase, receipts
+from conversations import account, onboarding, purchase, receipts, store
 from conversations.intents import Intent
 from conversations.messages import InboundMessage, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
 from domain.countries import get_country
 from domain.database import Database
-from domain.models import Conversation, Message, Order, utcnow
+from domain.models import Conversation, Order
 from domain.orders import IN_FLIGHT, ProductKind
 from domain.ports import FulfilmentQueue
-from domain.users import find_or_create_user
 
 _PRODUCT_OF = {Intent.BUY_AIRTIME: ProductKind.AIRTIME, Intent.BUY_DATA: ProductKind.DATA}
 _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
@@ -56,9 +54,14 @@ class Engine:
     async def handle(self, message: InboundMessage) -> list[Reply]:
         """Answer one message; orders it placed are queued only after everything is committed."""
         async with self.db.transaction() as session:
-            turn = await self._open_turn(session, message)
+            opened = await store.open_chat(session, message)
+            turn = Turn(session, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo)
             replies = await self._respond(turn)
-            _record(session, turn.conversation, replies)
+            inbound = {
+                "body": clean_text(message.text) or f"[{clean_text(message.payload)}]",
+                "channel_message_id": message.channel_message_id,
+            }
+            await store.save_turn(session, opened, inbound, replies)
             placed = list(turn.placed_orders)
         for order_id in placed:
             await self.queue.enqueue(order_id)
@@ -71,7 +74,7 @@ class Engine:
             if conversation is None:
                 return []
             replies = await receipts.take_undelivered(session, conversation.id)
-            _record(session, conversation, replies)
+            await store.record_replies(session, conversation.id, replies)
             return replies
 
     async def orders_in_flight(self, channel: str, chat_id: str) -> int:
@@ -86,27 +89,6 @@ class Engine:
                 )
             )
             return int(count or 0)
-
-    async def _open_turn(self, session: AsyncSession, message: InboundMessage) -> Turn:
-        known = await find_or_create_user(
-            session,
-            message.channel,
-            message.channel_user_id,
-            phone=message.phone,
-            display_name=message.display_name,
-        )
-        conversation = await _lock_conversation(session, known.user.id, message.channel, message.chat_id)
-        conversation.last_inbound_at = utcnow()
-        session.add(
-            Message(
-                conversation_id=conversation.id,
-                direction="in",
-                sender="user",
-                body=clean_text(message.text) or f"[{clean_text(message.payload)}]",
-                channel_message_id=message.channel_message_id,
-            )
-        )
-        return Turn(session, known.user, conversation, message, self.quote_ttl_seconds, self.demo)
 
     async def _respond(self, turn: Turn) -> list[Reply]:
         text = clean_text(turn.message.text)
@@ -242,28 +224,3 @@ async def _find_conversation(session: AsyncSession, channel: str, chat_id: str) 
     return await session.scalar(
         select(Conversation).where(Conversation.channel == channel, Conversation.chat_id == chat_id)
     )
-
-
-async def _lock_conversation(session: AsyncSession, user_id: int, channel: str, chat_id: str) -> Conversation:
-    """The chat's conversation, locked so turns of one conversation run one at a time."""
-    statement = (
-        select(Conversation)
-        .where(Conversation.channel == channel, Conversation.chat_id == chat_id)
-        .with_for_update()
-    )
-    conversation = await session.scalar(statement)
-    if conversation is not None:
-        return conversation
-    try:
-        async with session.begin_nested():
-            session.add(Conversation(user_id=user_id, channel=channel, chat_id=chat_id, slots={}))
-    except IntegrityError:
-        pass  # another process created it first; lock theirs
-    conversation = await session.scalar(statement)
-    assert conversation is not None
-    return conversation
-
-
-def _record(session: AsyncSession, conversation: Conversation, replies: list[Reply]) -> None:
-    for reply in replies:
-        session.add(Message(conversation_id=conversation.id, direction="out", sender="bot", body=reply.text))

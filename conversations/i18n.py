@@ -50,8 +50,8 @@ def translations(language: str) -> gettext.NullTranslations:
     return Translations(buffer, domain=DOMAIN)
 
 
-def _locale(language: str, country: Country | None) -> Locale:
-    candidates = [f"{language}_{country.code}"] if country else []
+def _locale(language: str, country_code: str | None) -> Locale:
+    candidates = [f"{language}_{country_code}"] if country_code else []
     candidates.append(language)
     for name in candidates:
         try:
@@ -94,9 +94,13 @@ class Localizer:
 
 
 def localizer(language: str | None, country: Country | None) -> Localizer:
-    """The localizer for a user who speaks ``language`` in ``country``."""
-    lang = reply_language(language)
-    return Localizer(lang, _locale(lang, country), translations(lang))
+    """The localizer for a user who speaks ``language`` in ``country`` (shared, it is immutable)."""
+    return _localizer(reply_language(language), country.code if country else None)
+
+
+@cache
+def _localizer(language: str, country_code: str | None) -> Localizer:
+    return Localizer(language, _locale(language, country_code), translations(language))
 
 
 def display_phone(e164: str) -> str:

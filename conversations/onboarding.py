@@ -70,7 +70,7 @@ async def settle(turn: Turn, country: str, language: str | None) -> tuple[list[R
     turn.reset()
     t = turn.t
     text = t._("Welcome to NexusTop! You're set up for %(country)s.", country=found.name)
-    if turn.demo and await grant_opening_balance(turn.session, turn.user, found):
+    if turn.demo and await grant_opening_balance(turn.session, turn.user.id, found):
         text += "\n" + t._(
             "Your demo wallet has %(amount)s to try things out.", amount=t.money(found.demo_opening_balance)
         )

@@ -348,12 +348,16 @@ async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
         quote_id = current
     if quote_id is None:
         return [Reply(t._("There is nothing to confirm. What would you like to buy?"))]
-    existing = await orders.order_for_quote(turn.session, quote_id)
-    if existing is not None:
-        return [Reply(t._("That order is already placed (ref %(ref)s).", ref=existing.reference))]
     if quote_id != current:
+        existing = await orders.order_for_quote(turn.session, quote_id)
+        if existing is not None:
+            return [_already_placed(turn, existing.reference)]
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
     return await _place(turn, quote_id)
+
+
+def _already_placed(turn: Turn, reference: str) -> Reply:
+    return Reply(turn.t._("That order is already placed (ref %(ref)s).", ref=reference))
 
 
 async def _place(turn: Turn, quote_id: str) -> list[Reply]:
@@ -363,9 +367,13 @@ async def _place(turn: Turn, quote_id: str) -> list[Reply]:
     network = country.network(turn.slots.get("network", ""))
     assert network is not None
     try:
-        async with turn.session.begin_nested():
-            placed = await orders.place_order(turn.session, quote_id, turn.user.id, network.service_id)
+        # No savepoint needed: a refused placement writes nothing (the ledger removes its own trace).
+        placed = await orders.place_order(turn.session, quote_id, turn.user.id, network.service_id)
     except QuoteRejected as rejected:
+        if rejected.problem is QuoteProblem.NOT_YOURS:
+            existing = await orders.order_for_quote(turn.session, quote_id)
+            if existing is not None:
+                return [_already_placed(turn, existing.reference)]
         turn.reset()
         if rejected.problem is QuoteProblem.EXPIRED:
             return [Reply(t._("That offer has expired. Please start again."))]
@@ -383,9 +391,10 @@ async def _place(turn: Turn, quote_id: str) -> list[Reply]:
                 )
             )
         ]
+    if not placed.created:
+        return [_already_placed(turn, placed.order.reference)]
     turn.reset()
-    if placed.created:
-        turn.placed_orders.append(placed.order.id)
+    turn.placed_orders.append(placed.order.id)
     return [
         Reply(
             t._(

@@ -10,7 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conversations.i18n import Localizer, localizer
 from conversations.messages import InboundMessage
 from domain.countries import Country, get_country
-from domain.models import Conversation, User
+
+
+@dataclass(slots=True)
+class ChatUser:
+    """The user behind a turn, as loaded at its start (changes are written back at its end)."""
+
+    id: int
+    phone: str | None
+    country: str | None
+    language: str | None
+
+
+@dataclass(slots=True)
+class ChatState:
+    """A conversation's engine state, as loaded (locked) at a turn's start and saved at its end."""
+
+    id: int
+    state: str
+    slots: dict[str, Any]
+    misunderstood: int
 
 
 @dataclass
@@ -18,8 +37,8 @@ class Turn:
     """One inbound message being answered, inside one database transaction."""
 
     session: AsyncSession
-    user: User
-    conversation: Conversation
+    user: ChatUser
+    conversation: ChatState
     message: InboundMessage
     quote_ttl_seconds: float
     demo: bool
@@ -42,7 +61,7 @@ class Turn:
         return dict(self.conversation.slots or {})
 
     def set_slots(self, slots: dict[str, Any], state: str) -> None:
-        """Replace the slots and the state (a new dict, so the JSON column sees the change)."""
+        """Replace the slots and the state."""
         self.conversation.slots = dict(slots)
         self.conversation.state = state
 

@@ -39,6 +39,10 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: Pooled connections older than this are replaced before use.
+POOL_RECYCLE_SECONDS = 300
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Create an async engine for ``url``, configured for the ledger's locking needs."""
     parsed = make_url(url)
@@ -48,7 +52,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _serialize_sqlite_writers(engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping (a round trip per transaction): connections are recycled before servers or
+    # proxies drop idle ones, and a connection found dead mid-use is invalidated with its pool.
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_SECONDS
+    )
 
 
 class Database:

@@ -410,6 +410,18 @@ async def void_pending(session: AsyncSession, transfer_id: str) -> bool:
     return transfer_id in await _resolve_pending(session, [transfer_id], TransferState.VOIDED)
 
 
+_accounts = cast(Table, Account.__table__)
+_AVAILABLE = select(
+    _accounts.c.credits_posted - _accounts.c.debits_posted - _accounts.c.debits_pending
+).where(_accounts.c.code == bindparam("code"))
+
+
+async def available_by_code(session: AsyncSession, code: str) -> int | None:
+    """What can be debited now from the account named ``code``; None if there is no such account."""
+    found = (await session.execute(_AVAILABLE, {"code": code})).first()
+    return None if found is None else int(found[0])
+
+
 async def balance(session: AsyncSession, account_id: int) -> Balance:
     """Read an account's totals."""
     account = await session.get(Account, account_id, populate_existing=True)

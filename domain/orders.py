@@ -6,14 +6,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, String, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
 from domain.countries import get_country
-from domain.models import Notification, Order, OrderEvent, Quote, utcnow
+from domain.models import Account, Notification, Order, OrderEvent, Quote, utcnow
 from domain.money import Money
 
 #: Providers such as VTpass want references that start with the Lagos date and time.
@@ -95,28 +96,92 @@ def new_reference(now: datetime) -> str:
     return now.astimezone(LAGOS).strftime("%Y%m%d%H%M") + secrets.token_hex(6)
 
 
+_quotes = cast(Table, Quote.__table__)
+_orders = cast(Table, Order.__table__)
+_events = cast(Table, OrderEvent.__table__)
+_accounts = cast(Table, Account.__table__)
+
+
+def _account_of_quote(prefix: str) -> ScalarSelect[int]:
+    """The id of the account whose code is the bound ``prefix`` followed by the quote's currency."""
+    code = bindparam(prefix, type_=String()) + _quotes.c.currency
+    return select(_accounts.c.id).where(_accounts.c.code == code).scalar_subquery()
+
+
+_ADD_QUOTE = insert(_quotes)
+# The quote, locked, with the order it already produced and the ids of the accounts its order
+# moves money between (NULL when missing). The join sees orders committed before the statement
+# began; one a concurrent confirm commits while we wait for the lock shows up as an existing
+# transfer instead (see ``place_order``).
+_LOCK_QUOTE = (
+    select(
+        _quotes,
+        _orders.c.id.label("order_id"),
+        _account_of_quote("wallet_prefix").label("wallet_id"),
+        _account_of_quote("topups_prefix").label("topups_id"),
+    )
+    .select_from(_quotes.outerjoin(_orders, _orders.c.quote_id == _quotes.c.id))
+    .where(_quotes.c.id == bindparam("quote_id"))
+    .with_for_update(of=_quotes)
+)
+_ORDER_OF_QUOTE = select(_orders.c.id).where(_orders.c.quote_id == bindparam("quote_id"))
+_ADD_ORDER = insert(_orders).returning(_orders.c.id)
+_ADD_EVENT = insert(_events)
+_ORDER_COLUMNS = (
+    "reference", "quote_id", "user_id", "conversation_id", "kind", "country", "network", "service_id",
+    "phone", "amount", "currency", "bundle_code", "transfer_id", "state", "attempts", "next_check_at",
+    "provider_reference", "created_at", "updated_at",
+)  # fmt: skip
+# PostgreSQL: the order and its first history step in one round trip.
+_new_order = (
+    insert(_orders)
+    .values({name: bindparam(name, type_=_orders.c[name].type) for name in _ORDER_COLUMNS})
+    .returning(_orders.c.id, _orders.c.state, _orders.c.created_at)
+    .cte("new_order")
+)
+_ADD_ORDER_WITH_EVENT_PG = (
+    insert(_events)
+    .from_select(
+        ["order_id", "state", "detail", "created_at"],
+        select(
+            _new_order.c.id,
+            _new_order.c.state,
+            bindparam("detail", type_=_events.c.detail.type),
+            _new_order.c.created_at,
+        ),
+    )
+    .returning(_events.c.order_id)
+)
+
+
+async def _flush_pending(session: AsyncSession) -> None:
+    """Flush ORM objects the caller added, since Core statements do not autoflush."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+
+
 async def create_quote(
     session: AsyncSession, conversation_id: int, user_id: int, terms: QuoteTerms, ttl_seconds: float
 ) -> Quote:
     """Record a quote; its random id is what a Confirm button carries."""
+    await _flush_pending(session)
     now = utcnow()
-    quote = Quote(
-        id=secrets.token_urlsafe(12),
-        conversation_id=conversation_id,
-        user_id=user_id,
-        kind=terms.kind,
-        country=terms.country,
-        network=terms.network,
-        phone=terms.phone,
-        amount=terms.price.minor,
-        currency=terms.price.currency,
-        bundle_code=terms.bundle_code,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl_seconds),
-    )
-    session.add(quote)
-    await session.flush()
-    return quote
+    values = {
+        "id": secrets.token_urlsafe(12),
+        "conversation_id": conversation_id,
+        "user_id": user_id,
+        "kind": terms.kind,
+        "country": terms.country,
+        "network": terms.network,
+        "phone": terms.phone,
+        "amount": terms.price.minor,
+        "currency": terms.price.currency,
+        "bundle_code": terms.bundle_code,
+        "created_at": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+    }
+    await session.execute(_ADD_QUOTE, values)
+    return Quote(**values)
 
 
 async def order_for_quote(session: AsyncSession, quote_id: str) -> Order | None:
@@ -131,23 +196,30 @@ async def place_order(session: AsyncSession, quote_id: str, user_id: int, servic
     ``QuoteRejected`` for an unknown, foreign or expired quote and ``ledger.InsufficientFunds``
     when the wallet cannot afford it (nothing is written then).
     """
-    quote = await session.scalar(select(Quote).where(Quote.id == quote_id).with_for_update())
+    await _flush_pending(session)
+    prefixes = {
+        "wallet_prefix": ledger.wallet_code(user_id, ""),
+        "topups_prefix": ledger.system_code("topups", ""),
+    }
+    quote = (await session.execute(_LOCK_QUOTE, {"quote_id": quote_id, **prefixes})).first()
     if quote is None:
         raise QuoteRejected(QuoteProblem.UNKNOWN)
     if quote.user_id != user_id:
         raise QuoteRejected(QuoteProblem.NOT_YOURS)
-    existing = await order_for_quote(session, quote_id)
-    if existing is not None:
-        return Placed(existing, created=False)
+    if quote.order_id is not None:
+        return Placed(await _load_order(session, quote.order_id), created=False)
     now = utcnow()
-    if _aware(quote.expires_at) < now:
-        raise QuoteRejected(QuoteProblem.EXPIRED)
-    if needs_pin_in(quote.country, Money(quote.amount, quote.currency)):
-        raise QuoteRejected(QuoteProblem.PIN_REQUIRED)
+    problem = _quote_problem(quote.expires_at, quote.country, Money(quote.amount, quote.currency), now)
+    if problem is not None:
+        return await _refuse(session, quote_id, problem)
     transfer_id = f"order:{quote.id}"
-    wallet = await ledger.open_wallet(session, user_id, quote.currency)
-    topups = await ledger.open_system_account(session, "topups", quote.currency)
-    await ledger.create_transfer(
+    wallet = quote.wallet_id
+    if wallet is None:
+        wallet = await ledger.open_wallet(session, user_id, quote.currency)
+    topups = quote.topups_id
+    if topups is None:
+        topups = await ledger.open_system_account(session, "topups", quote.currency)
+    reserved = await ledger.create_transfer(
         session,
         ledger.NewTransfer(
             id=transfer_id,
@@ -159,28 +231,79 @@ async def place_order(session: AsyncSession, quote_id: str, user_id: int, servic
             pending=True,
         ),
     )
-    order = Order(
-        reference=new_reference(now),
-        quote_id=quote.id,
-        user_id=user_id,
-        conversation_id=quote.conversation_id,
-        kind=quote.kind,
-        country=quote.country,
-        network=quote.network,
-        service_id=service_id,
-        phone=quote.phone,
-        amount=quote.amount,
-        currency=quote.currency,
-        bundle_code=quote.bundle_code,
-        transfer_id=transfer_id,
-        state=OrderState.PLACED,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(order)
-    await session.flush()
-    session.add(OrderEvent(order_id=order.id, state=OrderState.PLACED, detail="money reserved"))
-    return Placed(order, created=True)
+    if reserved is ledger.TransferResult.EXISTS and (placed := await _placed_meanwhile(session, quote_id)):
+        return placed
+    values = {
+        "reference": new_reference(now),
+        "quote_id": quote.id,
+        "user_id": user_id,
+        "conversation_id": quote.conversation_id,
+        "kind": quote.kind,
+        "country": quote.country,
+        "network": quote.network,
+        "service_id": service_id,
+        "phone": quote.phone,
+        "amount": quote.amount,
+        "currency": quote.currency,
+        "bundle_code": quote.bundle_code,
+        "transfer_id": transfer_id,
+        "state": OrderState.PLACED,
+        "attempts": 0,
+        "next_check_at": None,
+        "provider_reference": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    order_id = await _add_order(session, values, "money reserved")
+    return Placed(Order(id=order_id, **values), created=True)
+
+
+def _quote_problem(expires_at: datetime, country: str, price: Money, now: datetime) -> QuoteProblem | None:
+    """Why a quote can no longer be confirmed, if it cannot."""
+    if _aware(expires_at) < now:
+        return QuoteProblem.EXPIRED
+    if needs_pin_in(country, price):
+        return QuoteProblem.PIN_REQUIRED
+    return None
+
+
+async def _refuse(session: AsyncSession, quote_id: str, problem: QuoteProblem) -> Placed:
+    """Refuse a confirmation, unless a concurrent confirm placed the order while we waited."""
+    placed = await _placed_meanwhile(session, quote_id)
+    if placed is None:
+        raise QuoteRejected(problem)
+    return placed
+
+
+async def _placed_meanwhile(session: AsyncSession, quote_id: str) -> Placed | None:
+    """The quote's order if one is committed now (a new snapshot, unlike the locking read)."""
+    order_id = await session.scalar(_ORDER_OF_QUOTE, {"quote_id": quote_id})
+    return None if order_id is None else Placed(await _load_order(session, order_id), created=False)
+
+
+async def _load_order(session: AsyncSession, order_id: int) -> Order:
+    order = await session.get(Order, order_id)
+    assert order is not None
+    return order
+
+
+async def _add_order(session: AsyncSession, values: dict[str, object], detail: str) -> int:
+    """Insert an order and its first history step; return the order's id."""
+    order_id: int
+    if session.get_bind().dialect.name == "postgresql":
+        order_id = (
+            await session.execute(_ADD_ORDER_WITH_EVENT_PG, {**values, "detail": detail})
+        ).scalar_one()
+        return order_id
+    order_id = (await session.execute(_ADD_ORDER, values)).scalar_one()
+    event = {
+        "order_id": order_id,
+        "state": values["state"],
+        "detail": detail,
+        "created_at": values["created_at"],
+    }
+    await session.execute(_ADD_EVENT, event)
+    return order_id
 
 
 def _aware(moment: datetime) -> datetime:

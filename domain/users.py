@@ -57,19 +57,22 @@ async def find_or_create_user(
 
 
 async def available_balance(session: AsyncSession, user_id: int, currency: str) -> int:
-    """What the user can spend now in ``currency``, in minor units."""
+    """What the user can spend now in ``currency``, in minor units (the wallet is opened if missing)."""
+    found = await ledger.available_by_code(session, ledger.wallet_code(user_id, currency))
+    if found is not None:
+        return found
     account_id = await ledger.open_wallet(session, user_id, currency)
     return (await ledger.balance(session, account_id)).available
 
 
-async def grant_opening_balance(session: AsyncSession, user: User, country: Country) -> bool:
+async def grant_opening_balance(session: AsyncSession, user_id: int, country: Country) -> bool:
     """Fund a demo user's wallet once from the promo account; False if it was already granted."""
-    wallet = await ledger.open_wallet(session, user.id, country.currency)
+    wallet = await ledger.open_wallet(session, user_id, country.currency)
     promo = await ledger.open_system_account(session, "promo", country.currency)
     result = await ledger.create_transfer(
         session,
         ledger.NewTransfer(
-            id=f"promo:{user.id}:{country.currency}",
+            id=f"promo:{user_id}:{country.currency}",
             debit_account_id=promo,
             credit_account_id=wallet,
             amount=country.demo_opening_balance.minor,
