@@ -19,6 +19,10 @@ from domain.models import Conversation, Order
 from domain.orders import IN_FLIGHT, ProductKind
 from domain.ports import FulfilmentQueue
 
+#: Called inside a turn's transaction with (session, conversation id, replies), so a channel can
+#: queue its outbound messages and mark its update processed atomically with the turn itself.
+WithinTurn = Callable[[AsyncSession, int | None, list[Reply]], Awaitable[None]]
+
 _PRODUCT_OF = {Intent.BUY_AIRTIME: ProductKind.AIRTIME, Intent.BUY_DATA: ProductKind.DATA}
 _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
     Intent.CHECK_BALANCE: account.balance_reply,
@@ -51,8 +55,12 @@ class Engine:
         self.quote_ttl_seconds = quote_ttl_seconds
         self.demo = demo
 
-    async def handle(self, message: InboundMessage) -> list[Reply]:
-        """Answer one message; orders it placed are queued only after everything is committed."""
+    async def handle(self, message: InboundMessage, *, within: WithinTurn | None = None) -> list[Reply]:
+        """Answer one message; orders it placed are queued only after everything is committed.
+
+        ``within`` runs in the same transaction as the turn: what it writes commits with the
+        turn or not at all, so a retried update can never answer twice.
+        """
         async with self.db.transaction() as session:
             opened = await store.open_chat(session, message)
             turn = Turn(session, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo)
@@ -62,6 +70,8 @@ class Engine:
                 "channel_message_id": message.channel_message_id,
             }
             await store.save_turn(session, opened, inbound, replies)
+            if within is not None:
+                await within(session, opened.conversation.id, replies)
             placed = list(turn.placed_orders)
         for order_id in placed:
             await self.queue.enqueue(order_id)

@@ -33,7 +33,7 @@ from bots.telegram.render import (
     page_offsets,
 )
 from bots.telegram.updates import CHANNEL, COMMAND_TEXT, GROUP_COMMANDS, PRIVACY, telegram_chat_id
-from conversations.engine import Engine
+from conversations.engine import Engine, WithinTurn
 from conversations.messages import ChatKind, Reply
 from domain.database import Database
 from domain.models import ButtonToken, Conversation, Identity, InboundUpdate, OutboundMessage, utcnow
@@ -147,10 +147,10 @@ class TelegramChannel:
         in_group = updates.chat_kind(chat) is ChatKind.GROUP
         if in_group and (command is None or command.name not in GROUP_COMMANDS):
             notice = [Reply(self.notices.private_only)] if command is not None else []
-            await self._queue(update_id, chat_id, None, str(sender["id"]), notice)
+            await self._notify(update_id, chat_id, str(sender["id"]), notice)
             return
         if command is not None and command.name == PRIVACY:
-            await self._queue(update_id, chat_id, None, str(sender["id"]), [Reply(self.notices.privacy)])
+            await self._notify(update_id, chat_id, str(sender["id"]), [Reply(self.notices.privacy)])
             return
         if command is not None:
             # /start's deep-link argument stays in the stored update, for gifting.
@@ -160,8 +160,7 @@ class TelegramChannel:
         inbound = updates.inbound(message, sender, text=text)
         if phone := updates.shared_phone(message, sender):
             inbound = dataclasses.replace(inbound, text=phone, phone=phone)
-        replies = await self.engine.handle(inbound)
-        await self._queue(update_id, chat_id, inbound.chat_id, inbound.channel_user_id, replies)
+        await self.engine.handle(inbound, within=self._queuer(update_id, chat_id, inbound.channel_user_id))
 
     async def _on_press(self, update_id: int, query: dict[str, Any]) -> None:
         """A button press: check its token (chat, presser, used), answer at once, then act on it."""
@@ -186,8 +185,9 @@ class TelegramChannel:
             )
             return
         inbound = updates.inbound(message, sender, payload=row.payload)
-        replies = await self.engine.handle(inbound)
-        await self._queue(update_id, chat_id, inbound.chat_id, user_id, replies, used_keyboard=row.keyboard)
+        await self.engine.handle(
+            inbound, within=self._queuer(update_id, chat_id, user_id, used_keyboard=row.keyboard)
+        )
 
     def _refusal(self, row: ButtonToken | None, chat_id: str, user_id: str) -> str | None:
         """Why a press must do nothing, or None when it may go ahead."""
@@ -221,25 +221,23 @@ class TelegramChannel:
                 session.add(self.outbox.new(chat_id, shown.conversation_id, "edit", payload))
             await self.inbox.done(update_id, session)
 
-    async def _queue(
+    async def _notify(self, update_id: int, chat_id: str, allowed_user: str, replies: list[Reply]) -> None:
+        """Queue replies that need no engine turn (notices) and mark the update done."""
+        async with self.db.transaction() as session:
+            await self._queuer(update_id, chat_id, allowed_user)(session, None, replies)
+
+    def _queuer(
         self,
         update_id: int,
         chat_id: str,
-        engine_chat: str | None,
         allowed_user: str,
-        replies: list[Reply],
         *,
         used_keyboard: str | None = None,
-    ) -> None:
-        """Queue the replies (with their button tokens), use up a pressed keyboard, mark the update done."""
-        async with self.db.transaction() as session:
-            conversation_id = None
-            if engine_chat is not None:
-                conversation_id = await session.scalar(
-                    select(Conversation.id).where(
-                        Conversation.channel == CHANNEL, Conversation.chat_id == engine_chat
-                    )
-                )
+    ) -> WithinTurn:
+        """What to write in the turn's own transaction: the replies (with their button tokens),
+        the pressed keyboard used up, the update marked done."""
+
+        async def write(session: AsyncSession, conversation_id: int | None, replies: list[Reply]) -> None:
             if used_keyboard is not None:
                 await session.execute(
                     update(ButtonToken)
@@ -250,6 +248,8 @@ class TelegramChannel:
             for row in self._rows(session, chat_id, conversation_id, allowed_user, "reply", replies):
                 session.add(row)
             await self.inbox.done(update_id, session)
+
+        return write
 
     def _rows(
         self,

@@ -190,13 +190,16 @@ class WhatsAppChannel:
         if message.payload and message.payload.startswith(MORE_PREFIX):
             await self._next_page(update_id, message)
             return message.chat_id
-        replies = await self.engine.handle(message)
-        async with self.db.transaction() as session:
-            conversation_id = await _conversation_id(session, message.chat_id)
+
+        async def queue_replies(
+            session: AsyncSession, conversation_id: int | None, replies: list[Reply]
+        ) -> None:
             for reply in replies:
                 for payload in render(reply, self.labels):
                     session.add(self._outbound(message.chat_id, conversation_id, "reply", payload))
             await self.inbox.done(update_id, session)
+
+        await self.engine.handle(message, within=queue_replies)
         return message.chat_id
 
     async def _next_page(self, update_id: int, message: InboundMessage) -> None:

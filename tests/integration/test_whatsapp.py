@@ -248,12 +248,12 @@ async def test_an_update_that_fails_is_kept_and_retried(pg_url: str) -> None:
         original = h.channel.engine.handle
         calls = 0
 
-        async def flaky(message):  # type: ignore[no-untyped-def]
+        async def flaky(message, **options):  # type: ignore[no-untyped-def]
             nonlocal calls
             calls += 1
             if calls == 1:
                 raise RuntimeError("database hiccup")
-            return await original(message)
+            return await original(message, **options)
 
         h.channel.engine.handle = flaky  # type: ignore[method-assign]
         try:
