@@ -185,6 +185,8 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         queue = build_queue(settings, db, provider)
         if isinstance(queue, InProcessQueue):
             stack.push_async_callback(queue.close)
+            # Nothing else runs the reconciler in-process: pick up what the last run left in flight.
+            await queue.resume_in_flight()
         engine = Engine(db, queue, quote_ttl_seconds=settings.quote_ttl_seconds, demo=settings.demo)
         whatsapp = None
         if (config := whatsapp_config(settings)) is not None:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 
 from domain.database import Database
-from domain.fulfilment import Settled, fulfil
+from domain.fulfilment import Settled, due_for_check, fulfil
 from domain.ports import FulfilmentQueue, TopupProvider
 from nexustop.settings import Settings
 
@@ -64,6 +64,13 @@ class InProcessQueue:
             if isinstance(step, Settled):
                 return
             await asyncio.sleep(step.delay)
+
+    async def resume_in_flight(self) -> int:
+        """Fulfil every order still in flight (e.g. left by a previous run); return how many."""
+        order_ids = await due_for_check(self._db, stale_after_seconds=0)
+        for order_id in order_ids:
+            await self.enqueue(order_id)
+        return len(order_ids)
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for every order in flight to settle."""

@@ -277,3 +277,14 @@ async def test_in_process_queue_close_cancels_what_is_in_flight(
     order, transfer_state, _balance, _kinds = await snapshot(db, placed)
     assert order.state == OrderState.SUBMITTED and transfer_state == ledger.TransferState.PENDING
     assert await settle(db, provider, placed.order_id) == Settled(OrderState.DELIVERED)
+
+
+async def test_in_process_queue_resumes_orders_a_previous_run_left_in_flight(db, provider) -> None:
+    placed = await place(db, ng("4567"))
+    queue = InProcessQueue(db, provider, FAST)
+
+    assert await queue.resume_in_flight() >= 1
+    await queue.drain(10)
+
+    order, state, _balance, _kinds = await snapshot(db, placed)
+    assert order.state == OrderState.DELIVERED and state == "posted"
