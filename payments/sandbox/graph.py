@@ -38,6 +38,8 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from payments.sandbox.serving import serve
+
 log = logging.getLogger(__name__)
 
 TEXT_MAX = 4096
@@ -428,9 +430,5 @@ class GraphSandbox:
 async def start_graph_sandbox(host: str = "127.0.0.1", port: int = 0, **options: Any) -> GraphSandbox:
     """Serve a sandbox on ``host:port`` (0 = any free port); its base URL is WHATSAPP_API_BASE."""
     app = create_graph_sandbox(**options)
-    runner = web.AppRunner(app, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0]
-    return GraphSandbox(runner, f"http://{bound[0]}:{bound[1]}", app[STATE])
+    runner, base_url = await serve(app, host, port)
+    return GraphSandbox(runner, base_url, app[STATE])

@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from payments.sandbox.serving import serve
+
 log = logging.getLogger(__name__)
 
 TEXT_MAX = 4096
@@ -403,9 +405,5 @@ class TelegramSandbox:
 async def start_telegram_sandbox(host: str = "127.0.0.1", port: int = 0, **options: Any) -> TelegramSandbox:
     """Serve a sandbox on ``host:port`` (0 = any free port)."""
     app = create_telegram_sandbox(**options)
-    runner = web.AppRunner(app, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0]
-    return TelegramSandbox(runner, f"http://{bound[0]}:{bound[1]}", app[STATE])
+    runner, base_url = await serve(app, host, port)
+    return TelegramSandbox(runner, base_url, app[STATE])

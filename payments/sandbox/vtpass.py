@@ -52,6 +52,7 @@ from aiohttp import web
 
 from domain.countries import Bundle, Country, Network, all_countries
 from domain.money import MoneyError, to_minor
+from payments.sandbox.serving import serve
 
 LAGOS = ZoneInfo("Africa/Lagos")
 
@@ -529,9 +530,4 @@ async def start_vtpass_sandbox(
     host: str = "127.0.0.1", port: int = 0, **knobs: Any
 ) -> tuple[web.AppRunner, str]:
     """Serve a sandbox on ``host:port`` (0 = any free port); return its runner and base URL."""
-    runner = web.AppRunner(create_vtpass_sandbox(**knobs), shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0]
-    return runner, f"http://{bound[0]}:{bound[1]}"
+    return await serve(create_vtpass_sandbox(**knobs), host, port)
