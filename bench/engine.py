@@ -54,13 +54,10 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import asyncpg
 import phonenumbers
+from scratch import admin, async_url, database_dsn, env_float, env_int
 from sqlalchemy import event, func, select
 
 from conversations.engine import Engine
@@ -71,7 +68,6 @@ from domain.models import Order
 from domain.phones import guess_network, normalize_phone
 from nexustop.db import upgrade
 
-ADMIN_DSN = os.environ.get("NEXUSTOP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 CHANNEL = "bench"
 COUNTRIES = ("NG", "GH", "SN", "CI", "CV")
 #: Airtime amount typed per country (major units), small enough for many orders per demo wallet.
@@ -148,16 +144,6 @@ MIX = (("balance", 20), ("help", 10), ("history", 15), ("airtime", 35), ("data",
 CONFIRM_SHARE = 0.8
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
-
-
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
 @dataclass(frozen=True, slots=True)
 class Config:
     """Run parameters, from the environment."""
@@ -175,12 +161,12 @@ class Config:
         """Read NEXUSTOP_BENCH_* variables."""
         procs = os.environ.get("NEXUSTOP_BENCH_PROCS", "").strip()
         return cls(
-            users=_env_int("NEXUSTOP_BENCH_USERS", 2000),
-            clients=_env_int("NEXUSTOP_BENCH_CLIENTS", 16),
-            seconds=_env_float("NEXUSTOP_BENCH_SECONDS", 20.0),
+            users=env_int("NEXUSTOP_BENCH_USERS", 2000),
+            clients=env_int("NEXUSTOP_BENCH_CLIENTS", 16),
+            seconds=env_float("NEXUSTOP_BENCH_SECONDS", 20.0),
             procs=int(procs) if procs else None,
-            rate=_env_float("NEXUSTOP_BENCH_RATE", 500.0),
-            open_seconds=_env_float("NEXUSTOP_BENCH_OPEN_SECONDS", 10.0),
+            rate=env_float("NEXUSTOP_BENCH_RATE", 500.0),
+            open_seconds=env_float("NEXUSTOP_BENCH_OPEN_SECONDS", 10.0),
             profile=os.environ.get("NEXUSTOP_BENCH_PROFILE") or None,
         )
 
@@ -550,19 +536,6 @@ def profile_phase(config: Config, url: str, path: str) -> Result:
 # --- setup, diagnostics, invariants ----------------------------------------------------------
 
 
-async def _admin(statement: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-def _async_url(name: str) -> str:
-    dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
-    return dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
-
-
 async def onboard(url: str, config: Config) -> tuple[float, int]:
     """Every user's first turn (onboarding, demo wallet funded): returns (turns/s, enqueued)."""
     users = make_users(config.users)
@@ -672,8 +645,8 @@ def main() -> int:
     """Create and migrate the database, onboard, measure, check, print; drop the database."""
     config = Config.from_env()
     name = f"nexustop_bench_engine_{uuid.uuid4().hex[:10]}"
-    url = _async_url(name)
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = async_url(database_dsn(name))
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     try:
         upgrade(url)
         print(
@@ -729,7 +702,7 @@ def main() -> int:
         print(f"p99_ms={headline.ms(0.99):.1f}")
         return 1 if problems else 0
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -42,38 +42,23 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from scratch import ADMIN_DSN, admin, async_url, database_dsn, env_float, env_int
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import DBAPIError
 
-import asyncpg  # noqa: E402
-from sqlalchemy import func, insert, select  # noqa: E402
-from sqlalchemy.exc import DBAPIError  # noqa: E402
-
-from domain import ledger  # noqa: E402
-from domain.database import Database  # noqa: E402
-from domain.ledger import NewTransfer, TransferResult  # noqa: E402
-from domain.models import Account, Transfer, User  # noqa: E402
-from nexustop.db import upgrade  # noqa: E402
+from domain import ledger
+from domain.database import Database
+from domain.ledger import NewTransfer, TransferResult
+from domain.models import Account, Transfer, User
+from nexustop.db import upgrade
 
 CURRENCY = "NGN"
 FUNDING = 1_000_000
 """Minor units each wallet starts with: far more than T seconds of random debits can take."""
 MAX_AMOUNT = 1_000
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,40 +79,21 @@ class Config:
     @classmethod
     def from_env(cls) -> Config:
         """The defaults (C=8, T=15 s, B=100, N=10,000), overridden by NEXUSTOP_BENCH_* variables."""
-        clients = _env_int("NEXUSTOP_BENCH_CLIENTS", 8)
-        seconds = _env_int("NEXUSTOP_BENCH_SECONDS", 15)
-        procs = _env_int("NEXUSTOP_BENCH_PROCS", os.cpu_count() or 1)
+        clients = env_int("NEXUSTOP_BENCH_CLIENTS", 8)
+        seconds = env_int("NEXUSTOP_BENCH_SECONDS", 15)
+        procs = env_int("NEXUSTOP_BENCH_PROCS", os.cpu_count() or 1)
         return cls(
-            admin_dsn=os.environ.get("NEXUSTOP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"),
+            admin_dsn=ADMIN_DSN,
             clients=clients,
             seconds=seconds,
-            batch=_env_int("NEXUSTOP_BENCH_BATCH", 100),
+            batch=env_int("NEXUSTOP_BENCH_BATCH", 100),
             procs=max(1, min(procs, clients)),
-            wallets=_env_int("NEXUSTOP_BENCH_WALLETS", 10_000),
-            single_seconds=_env_int("NEXUSTOP_BENCH_SINGLE_SECONDS", max(5, seconds // 2)),
-            system_share=_env_float("NEXUSTOP_BENCH_SYSTEM_SHARE", 0.1),
-            scale=_env_int("NEXUSTOP_BENCH_SCALE", 10),
+            wallets=env_int("NEXUSTOP_BENCH_WALLETS", 10_000),
+            single_seconds=env_int("NEXUSTOP_BENCH_SINGLE_SECONDS", max(5, seconds // 2)),
+            system_share=env_float("NEXUSTOP_BENCH_SYSTEM_SHARE", 0.1),
+            scale=env_int("NEXUSTOP_BENCH_SCALE", 10),
             profile=os.environ.get("NEXUSTOP_BENCH_PROFILE") or None,
         )
-
-
-def _database_dsn(admin_dsn: str, name: str) -> str:
-    """The admin DSN pointed at another database of the same server."""
-    parts = urlsplit(admin_dsn)
-    return parts._replace(path=f"/{name}").geturl()
-
-
-def _async_url(dsn: str) -> str:
-    return re.sub(r"^postgres(ql)?://", "postgresql+asyncpg://", dsn, count=1)
-
-
-async def _admin(admin_dsn: str, *statements: str) -> None:
-    connection = await asyncpg.connect(admin_dsn)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 # --------------------------------------------------------------------------------------------- setup
@@ -508,12 +474,12 @@ def main() -> int:
     config = Config.from_env()
     suffix = uuid.uuid4().hex[:8]
     ledger_db, pgbench_db = f"nexustop_bench_{suffix}", f"nexustop_pgbench_{suffix}"
-    url = _async_url(_database_dsn(config.admin_dsn, ledger_db))
+    url = async_url(database_dsn(ledger_db, config.admin_dsn))
     began = time.monotonic()
     created: list[str] = []
     try:
         for name in (ledger_db, pgbench_db):
-            asyncio.run(_admin(config.admin_dsn, f'CREATE DATABASE "{name}"'))
+            asyncio.run(admin(f'CREATE DATABASE "{name}"', admin_dsn=config.admin_dsn))
             created.append(name)
         upgrade(url)
         fixture = asyncio.run(_setup(url, config.wallets))
@@ -521,16 +487,16 @@ def main() -> int:
         print(f"setup: {len(fixture.wallets):,} wallets funded through the ledger ({setup_s:.1f} s)")
 
         pgbench_init(config.admin_dsn, pgbench_db, config.scale)
-        asyncio.run(_admin(config.admin_dsn, "CHECKPOINT"))
+        asyncio.run(admin("CHECKPOINT", admin_dsn=config.admin_dsn))
         pgbench_tps = pgbench_run(config.admin_dsn, pgbench_db, config.clients, config.procs, config.seconds)
         print(
             f"pgbench tpcb-like: {pgbench_tps:,.0f} tps (scale {config.scale}, -M prepared -j {config.procs})"
         )
 
-        asyncio.run(_admin(config.admin_dsn, "CHECKPOINT"))
+        asyncio.run(admin("CHECKPOINT", admin_dsn=config.admin_dsn))
         batched = run_phase(config, url, fixture, config.batch, config.seconds, tag=1)
         _describe(f"ledger batch {config.batch}", batched)
-        asyncio.run(_admin(config.admin_dsn, "CHECKPOINT"))
+        asyncio.run(admin("CHECKPOINT", admin_dsn=config.admin_dsn))
         single = run_phase(config, url, fixture, 1, config.single_seconds, tag=2)
         _describe("ledger batch 1", single)
 
@@ -551,7 +517,7 @@ def main() -> int:
         return 0 if not problems else 1
     finally:
         for name in created:
-            asyncio.run(_admin(config.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', admin_dsn=config.admin_dsn))
 
 
 if __name__ == "__main__":

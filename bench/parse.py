@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conversations.parser import parse
 

@@ -32,18 +32,14 @@ import hashlib
 import hmac
 import json
 import multiprocessing as mp
-import os
 import socket
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from scratch import admin, async_url, database_dsn, env_float, env_int
 
 SECRET = "bench-app-secret"
 PHONE_ID = "100000000000777"
@@ -171,17 +167,13 @@ async def main() -> None:
     """Run the benchmark and print the figures."""
     from nexustop.db import upgrade_async
 
-    admin = os.environ.get("NEXUSTOP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    clients = int(os.environ.get("NEXUSTOP_BENCH_CLIENTS", "32"))
-    seconds = float(os.environ.get("NEXUSTOP_BENCH_SECONDS", "10"))
-    rate = float(os.environ.get("NEXUSTOP_BENCH_RATE", "1000"))
-    open_seconds = float(os.environ.get("NEXUSTOP_BENCH_OPEN_SECONDS", "10"))
+    clients = env_int("NEXUSTOP_BENCH_CLIENTS", 32)
+    seconds = env_float("NEXUSTOP_BENCH_SECONDS", 10)
+    rate = env_float("NEXUSTOP_BENCH_RATE", 1000)
+    open_seconds = env_float("NEXUSTOP_BENCH_OPEN_SECONDS", 10)
     name = f"nexustop_bench_wa_{uuid.uuid4().hex[:8]}"
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f'CREATE DATABASE "{name}"')
-    await connection.close()
-    dsn = admin.rsplit("/", 1)[0] + f"/{name}"
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    await admin(f'CREATE DATABASE "{name}"')
+    url = async_url(database_dsn(name))
     server = None
     try:
         await upgrade_async(url)
@@ -210,7 +202,7 @@ async def main() -> None:
             f"p99 {_pct(opened, 0.99):.1f} ms, max {_pct(opened, 1.0):.1f} ms, errors {open_errors}"
         )
         replay_status = await _replay(endpoint, bodies[0])
-        check = await asyncpg.connect(dsn)
+        check = await asyncpg.connect(database_dsn(name))
         try:
             stored = await check.fetchval("SELECT count(*) FROM inbound_updates")
             distinct = await check.fetchval("SELECT count(DISTINCT update_key) FROM inbound_updates")
@@ -230,9 +222,7 @@ async def main() -> None:
         if server is not None:
             server.terminate()
             server.join(10)
-        connection = await asyncpg.connect(admin)
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await connection.close()
+        await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _replay(url: str, item: tuple[bytes, str]) -> int:

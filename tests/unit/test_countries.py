@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import phonenumbers
+import pytest
+from babel import Locale
+from phonenumbers import PhoneNumberType, carrier
+from phonenumbers.carrierdata import CARRIER_DATA
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:  # the project is not installed into the venv
-    sys.path.insert(0, _ROOT)
-
-import phonenumbers  # noqa: E402
-import pytest  # noqa: E402
-from babel import Locale  # noqa: E402
-from phonenumbers import PhoneNumberType, carrier  # noqa: E402
-from phonenumbers.carrierdata import CARRIER_DATA  # noqa: E402
-
-from domain.countries import (  # noqa: E402
+from domain.countries import (
     COUNTRY_CODES,
     Country,
     all_countries,
     country_for_dialing_code,
     get_country,
 )
-from domain.money import minor_digits  # noqa: E402
+from domain.money import minor_digits
 
 EXPECTED_CURRENCY: dict[str, str] = {
     "NG": "NGN",

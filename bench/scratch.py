@@ -1,0 +1,44 @@
+"""What every benchmark shares: env knobs and throwaway PostgreSQL databases on the bench server."""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlsplit
+
+import asyncpg
+
+#: The server benchmarks create their databases on (NEXUSTOP_BENCH_PG may point elsewhere).
+ADMIN_DSN = os.environ.get("NEXUSTOP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def env_int(name: str, default: int) -> int:
+    """An integer knob from the environment."""
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def env_float(name: str, default: float) -> float:
+    """A decimal knob from the environment."""
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def database_dsn(name: str, admin_dsn: str = ADMIN_DSN) -> str:
+    """The admin DSN pointed at another database of the same server."""
+    return urlsplit(admin_dsn)._replace(path=f"/{name}").geturl()
+
+
+def async_url(dsn: str) -> str:
+    """The SQLAlchemy asyncpg URL for a ``postgresql://`` DSN."""
+    return re.sub(r"^postgres(ql)?://", "postgresql+asyncpg://", dsn, count=1)
+
+
+async def admin(*statements: str, admin_dsn: str = ADMIN_DSN) -> None:
+    """Run statements (CREATE/DROP DATABASE, CHECKPOINT) on the server's admin database."""
+    connection = await asyncpg.connect(admin_dsn)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
