@@ -158,6 +158,10 @@ class TelegramChannel:
         else:
             text = str(message.get("text") or message.get("caption") or "")
         inbound = updates.inbound(message, sender, text=text)
+        if command is not None and command.name == "start" and command.argument:
+            inbound = dataclasses.replace(inbound, start_payload=command.argument[:64])
+        if in_group and command is not None and command.name == "gift" and (to := updates.addressee(message)):
+            inbound = dataclasses.replace(inbound, target_user_id=to[0], target_name=to[1])
         if phone := updates.shared_phone(message, sender):
             inbound = dataclasses.replace(inbound, text=phone, phone=phone)
         await self.engine.handle(inbound, within=self._queuer(update_id, chat_id, inbound.channel_user_id))
@@ -263,7 +267,8 @@ class TelegramChannel:
         """Outbound rows for replies; each button gets a token row bound to the chat and the user."""
         rows = []
         for reply in replies:
-            for draft in drafts(reply):
+            parts = drafts(reply)
+            for draft in parts:
                 keyboard = secrets.token_urlsafe(9)
                 buttons = []
                 for choice_id, label in draft.choices:
@@ -276,9 +281,19 @@ class TelegramChannel:
                             session, chat_id, allowed_user, f"{PAGE_PREFIX}{offset}", keyboard, reusable=True
                         )
                         pages[str(offset)] = DATA_PREFIX + token
+                if reply.link and draft is parts[-1] and (url := self._url(reply.link)):
+                    buttons.append({"text": reply.link_title or self.labels.open_link, "url": url})
                 payload = message_payload(draft.text, buttons, draft.is_list, pages)
                 rows.append(self.outbox.new(chat_id, conversation_id, kind, payload))
         return rows
+
+    def _url(self, link: str) -> str | None:
+        """A reply's link as a URL: ``start:<token>`` becomes the bot's deep link."""
+        if link.startswith("start:"):
+            if not self.config.bot_username:
+                return None
+            return f"https://t.me/{self.config.bot_username}?start={link.removeprefix('start:')}"
+        return link if link.startswith("https://") else None
 
     @staticmethod
     def _token(

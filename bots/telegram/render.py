@@ -29,6 +29,7 @@ class Labels:
 
     previous: str = "‹ Back"
     more: str = "More ›"
+    open_link: str = "Open"
 
 
 DEFAULT_LABELS = Labels()

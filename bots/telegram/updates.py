@@ -21,7 +21,7 @@ COMMAND_TEXT = {
 }
 PRIVACY = "privacy"
 #: Commands a group may use; anything about money continues in private.
-GROUP_COMMANDS = frozenset({"start", "help", "language", PRIVACY})
+GROUP_COMMANDS = frozenset({"start", "help", "language", "gift", PRIVACY})
 
 
 def item(update: dict[str, Any]) -> Item:
@@ -127,3 +127,18 @@ def token_of(data: str | None) -> str | None:
         return None
     token = data.removeprefix(DATA_PREFIX)
     return token if 0 < len(token) <= 24 else None
+
+
+def addressee(message: dict[str, Any]) -> tuple[str, str | None] | None:
+    """Who a group message is addressed to: the author replied to, else a text-mentioned user.
+
+    (A plain ``@username`` carries no id, so it does not count.)
+    """
+    replied = (message.get("reply_to_message") or {}).get("from") or {}
+    if replied.get("id") and not replied.get("is_bot"):
+        return str(replied["id"]), display_name(replied)
+    for entity in message.get("entities") or []:
+        user = entity.get("user") or {}
+        if entity.get("type") == "text_mention" and user.get("id") and not user.get("is_bot"):
+            return str(user["id"]), display_name(user)
+    return None
