@@ -1,0 +1,155 @@
+"""The wallet-funding conversation: "fund 5000" → a payment link (or a phone prompt) → "wallet funded"."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from conversations.i18n import N_, display_phone, localizer
+from conversations.messages import Reply
+from conversations.parser import Parsed
+from conversations.turn import Turn
+from domain.countries import get_country
+from domain.funding import AmountOutOfRange, GatewayUnavailable, NoGateway
+from domain.models import Notification, Payment, User
+from domain.money import Money, MoneyError
+from domain.users import available_balance
+
+#: Conversation state while we wait for the amount to add.
+AWAIT_AMOUNT = "fund_amount"
+
+#: Receipt texts per funding notification kind, translated when rendered.
+RECEIPTS = {
+    "wallet_funded": N_("✅ %(amount)s was added to your wallet. Ref %(ref)s."),
+    "funding_failed": N_(
+        "❌ Your payment of %(amount)s did not go through, so nothing was added to your wallet. Ref %(ref)s."
+    ),
+}
+
+#: Words that pick a gateway when a country has several.
+_PREFERENCES = (
+    ("momo", "momo"),
+    ("mobile money", "momo"),
+    ("orange", "orange"),
+    ("flutterwave", "flutterwave"),
+    ("paystack", "paystack"),
+    ("card", "paystack"),
+)
+
+
+def short_reference(reference: str) -> str:
+    """What users see of a payment reference (enough for support to find it)."""
+    return reference[:8].upper()
+
+
+def _preferred(text: str, has_phone: bool) -> str | None:
+    lowered = text.lower()
+    for word, gateway in _PREFERENCES:
+        if word in lowered:
+            return gateway
+    return None if has_phone else "paystack"
+
+
+async def start(turn: Turn, parsed: Parsed) -> list[Reply]:
+    """Answer "fund 5000" (or "fund wallet", then ask how much)."""
+    if parsed.amount is None:
+        country = turn.country
+        assert country is not None
+        turn.set_slots({"text": (turn.message.text or "")[:100]}, AWAIT_AMOUNT)
+        example = turn.t.money(Money.of(5000 if country.currency != "GHS" else 50, country.currency))
+        return [
+            Reply(
+                turn.t._(
+                    "How much would you like to add to your wallet? For example: fund %(example)s",
+                    example=example,
+                )
+            )
+        ]
+    return await _fund(turn, parsed.amount, turn.message.text or "")
+
+
+async def on_amount(turn: Turn, parsed: Parsed) -> list[Reply]:
+    """The amount, answering "how much?"."""
+    if parsed.amount is None:
+        return [Reply(turn.t._("Please send the amount to add, for example 5000, or say cancel."))]
+    text = f"{turn.slots.get('text', '')} {turn.message.text or ''}"
+    return await _fund(turn, parsed.amount, text)
+
+
+async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
+    t = turn.t
+    country = turn.country
+    service = turn.funding
+    assert country is not None and service is not None
+    turn.reset()
+    try:
+        money = Money.of(amount, country.currency)
+    except MoneyError:
+        return [Reply(t._("That amount is not valid in %(currency)s.", currency=country.currency))]
+    try:
+        started = await service.start(
+            turn.session,
+            user_id=turn.user.id,
+            conversation_id=turn.conversation.id,
+            country=country,
+            amount=money,
+            phone=turn.user.phone,
+            gateway=_preferred(text, turn.user.phone is not None),
+        )
+    except AmountOutOfRange as bounds:
+        return [
+            Reply(
+                t._(
+                    "You can add between %(minimum)s and %(maximum)s at a time.",
+                    minimum=t.money(bounds.minimum),
+                    maximum=t.money(bounds.maximum),
+                )
+            )
+        ]
+    except NoGateway:
+        return [Reply(t._("Adding money to your wallet is not available in your country yet."))]
+    except GatewayUnavailable:
+        return [
+            Reply(t._("The payment service is not answering right now. Please try again in a few minutes."))
+        ]
+    ref = short_reference(started.payment.reference)
+    if started.link.url:
+        return [
+            Reply(
+                t._(
+                    "To add %(amount)s to your wallet, pay here:\n%(url)s\n"
+                    "I'll tell you as soon as the payment is confirmed. Ref %(ref)s.",
+                    amount=t.money(money),
+                    url=started.link.url,
+                    ref=ref,
+                )
+            )
+        ]
+    return [
+        Reply(
+            t._(
+                "Approve the payment of %(amount)s in the prompt on your phone %(phone)s."
+                " I'll tell you as soon as it is confirmed. Ref %(ref)s.",
+                amount=t.money(money),
+                phone=display_phone(turn.user.phone or ""),
+                ref=ref,
+            )
+        )
+    ]
+
+
+async def render(session: AsyncSession, notification: Notification) -> Reply | None:
+    """The message for a funding notification, in its user's language."""
+    payment = await session.get(Payment, notification.payment_id) if notification.payment_id else None
+    user = await session.get(User, notification.user_id)
+    template = RECEIPTS.get(notification.kind)
+    if payment is None or user is None or template is None:
+        return None
+    t = localizer(user.language, get_country(payment.country))
+    amount = Money(payment.amount, payment.currency)
+    text = t._(template, amount=t.money(amount), ref=short_reference(payment.reference))
+    if notification.kind == "wallet_funded":
+        balance = Money(await available_balance(session, user.id, payment.currency), payment.currency)
+        text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
+    return Reply(text)

@@ -1,0 +1,80 @@
+"""What the payment-gateway adapters share: an owned-or-borrowed aiohttp session, amounts, webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import aiohttp
+
+from domain.money import MINOR_DIGITS, MoneyError, to_minor
+from domain.ports import WebhookNotice
+
+
+class HttpClient:
+    """An aiohttp session opened on first use; a caller-supplied one belongs to the caller."""
+
+    def __init__(self, timeout: float, session: aiohttp.ClientSession | None = None) -> None:
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._owns_session = session is None
+
+    def http(self) -> aiohttp.ClientSession:
+        """The session to send requests on."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout)
+            self._owns_session = True
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session if this client opened it."""
+        if self._owns_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+        if self._owns_session:
+            self._session = None
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A header's value, case-insensitively ('' when absent)."""
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), "")
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def forged(body: bytes, why: str) -> WebhookNotice:
+    """A notice for a body that failed verification, keyed by its hash so it blocks no real event."""
+    return WebhookNotice(
+        key="forged:" + hashlib.sha256(body).hexdigest(), reference=None, authentic=False, detail=why
+    )
+
+
+def major_to_minor(amount: object, currency: object) -> int | None:
+    """A gateway's major-unit amount (number or string) in minor units; None if unusable."""
+    if not isinstance(currency, str) or currency not in MINOR_DIGITS or isinstance(amount, bool):
+        return None
+    if not isinstance(amount, int | float | str | Decimal):
+        return None
+    try:
+        return to_minor(Decimal(str(amount)), currency)
+    except (MoneyError, InvalidOperation):
+        return None
+
+
+def text_or_none(value: object) -> str | None:
+    """A string field, or a number rendered as one; None otherwise."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | str):
+        return str(value)
+    return None
