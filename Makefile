@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck contracts pytest locales bench clean
+.PHONY: demo test lint typecheck contracts pytest browser locales bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest -q
+
+## browser: Debian's Chromium for the Playwright inbox tests (installed once; never `playwright install`)
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium) \
+		|| echo "warning: chromium could not be installed; the browser tests will be skipped"
 
 ## locales: re-extract messages and merge them into the en/fr/pt catalogs
 locales: $(STAMP)

@@ -19,10 +19,6 @@ NOT_YET: dict[Intent, str] = {
     ),
     Intent.PAY_BILL: N_("Bill payments are not available yet. For now I can sell airtime and data bundles."),
     Intent.GIFT: N_("Gifting airtime to friends is coming soon. For now you can buy airtime for any number."),
-    Intent.TALK_TO_AGENT: N_(
-        "Our support team is not reachable from this chat yet. I can help with airtime, data,"
-        " your balance and your recent orders."
-    ),
 }
 
 _STATES = {

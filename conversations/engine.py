@@ -8,13 +8,16 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import account, onboarding, purchase, receipts, store
+from conversations import account, funding, gifting, handoff, onboarding, purchase, receipts, store
 from conversations.intents import Intent
-from conversations.messages import InboundMessage, Reply
+from conversations.messages import ChatKind, InboundMessage, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
+from domain import handoff as modes
 from domain.countries import get_country
 from domain.database import Database
+from domain.funding import FundingService
+from domain.handoff import Mode, Reason
 from domain.models import Conversation, Order
 from domain.orders import IN_FLIGHT, ProductKind
 from domain.ports import FulfilmentQueue
@@ -22,6 +25,8 @@ from domain.ports import FulfilmentQueue
 #: Called inside a turn's transaction with (session, conversation id, replies), so a channel can
 #: queue its outbound messages and mark its update processed atomically with the turn itself.
 WithinTurn = Callable[[AsyncSession, int | None, list[Reply]], Awaitable[None]]
+#: Told after commit that a conversation a person is (or should be) looking at changed: (id, mode).
+LiveEvents = Callable[[int, str], Awaitable[None]]
 
 _PRODUCT_OF = {Intent.BUY_AIRTIME: ProductKind.AIRTIME, Intent.BUY_DATA: ProductKind.DATA}
 _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
@@ -49,11 +54,18 @@ class Engine:
         *,
         quote_ttl_seconds: float = 600.0,
         demo: bool = False,
+        live: LiveEvents | None = None,
+        reply_minutes: int = handoff.DEFAULT_REPLY_MINUTES,
+        funding: FundingService | None = None,
     ) -> None:
         self.db = db
         self.queue = queue
         self.quote_ttl_seconds = quote_ttl_seconds
         self.demo = demo
+        self.live = live
+        """Where the support inbox hears of turns in conversations that are not the bot's alone."""
+        self.reply_minutes = reply_minutes
+        self.funding = funding
 
     async def handle(self, message: InboundMessage, *, within: WithinTurn | None = None) -> list[Reply]:
         """Answer one message; orders it placed are queued only after everything is committed.
@@ -64,17 +76,46 @@ class Engine:
         async with self.db.transaction() as session:
             opened = await store.open_chat(session, message)
             turn = Turn(session, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo)
-            replies = await self._respond(turn)
+            turn.reply_minutes = self.reply_minutes
+            turn.funding = self.funding
+            if opened.conversation.mode == Mode.WITH_AGENT:
+                replies = []  # a person has this chat: keep the message for them, the bot stays silent
+            else:
+                replies = await self._answer(turn)
             inbound = {
                 "body": clean_text(message.text) or f"[{clean_text(message.payload)}]",
                 "channel_message_id": message.channel_message_id,
             }
             await store.save_turn(session, opened, inbound, replies)
+            if opened.conversation.handoff_now is not None:
+                await modes.note_waiting(
+                    session, opened.conversation.id, Reason(opened.conversation.handoff_now)
+                )
             if within is not None:
                 await within(session, opened.conversation.id, replies)
             placed = list(turn.placed_orders)
+            mode = opened.conversation.mode
         for order_id in placed:
             await self.queue.enqueue(order_id)
+        if self.live is not None and (mode != Mode.BOT or opened.conversation.handed_off):
+            await self.live(opened.conversation.id, mode)
+        return replies
+
+    async def _answer(self, turn: Turn) -> list[Reply]:
+        """The bot's answer; two misunderstood turns in a row hand the chat to a person."""
+        conversation = turn.conversation
+        if conversation.mode == Mode.RESOLVED and await modes.reopen(turn.session, conversation.id):
+            conversation.mode = Mode.BOT.value
+        before = conversation.misunderstood
+        replies = await self._respond(turn)
+        if conversation.misunderstood <= before:
+            conversation.misunderstood = 0
+        elif (
+            conversation.misunderstood >= handoff.MISUNDERSTOOD_LIMIT
+            and turn.message.chat_kind is ChatKind.PRIVATE  # group chatter is not a plea for help
+        ):
+            conversation.misunderstood = 0
+            replies = [*replies[:1], await handoff.hand_off(turn, Reason.MISUNDERSTOOD)]
         return replies
 
     async def notifications(self, channel: str, chat_id: str) -> list[Reply]:
@@ -105,6 +146,10 @@ class Engine:
         payload = clean_text(turn.message.payload)[:128]
         if payload.startswith("country:"):
             return await _onboard(turn, payload.removeprefix("country:"), None, "")
+        if not payload and (token := gifting.token_in(turn.message, text)):
+            return await gifting.on_start(turn, token)
+        if turn.message.chat_kind is ChatKind.GROUP and gifting.is_gift_command(text):
+            return await gifting.in_group(turn, text)
         if turn.user.country is None:
             parsed = parse(text, turn.message.country_hint or "NG") if text.strip() else None
             if turn.user.language is None:
@@ -141,6 +186,8 @@ def _only_country(turn: Turn, text: str) -> bool:
 
 async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
     action, _, value = payload.partition(":")
+    if action.startswith("gift"):
+        return await gifting.on_payload(turn, action, value)
     match action:
         case "confirm":
             return await purchase.confirm(turn, value or None)
@@ -172,8 +219,12 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
     state = turn.conversation.state
     if parsed.intent is Intent.CANCEL:
         return [_cancel(turn)]
+    if state == gifting.AWAIT_GIFT_PHONE:
+        return await gifting.on_text(turn, text)
     if parsed.intent is Intent.CONFIRM:
         return await purchase.confirm(turn, None)
+    if state == funding.AWAIT_AMOUNT and parsed.intent in (Intent.UNKNOWN, Intent.FUND_WALLET):
+        return await funding.on_amount(turn, parsed)
     if state in purchase.PURCHASE_STATES and _continues_flow(turn, parsed):
         return await _continue_purchase(turn, text, parsed)
     return await _on_intent(turn, parsed)
@@ -214,6 +265,14 @@ async def _on_intent(turn: Turn, parsed: Parsed) -> list[Reply]:
         return problems or await purchase.advance(turn, slots)
     if intent in _ACCOUNT_ANSWERS:
         return [await _ACCOUNT_ANSWERS[intent](turn)]
+    if intent is Intent.TALK_TO_AGENT:
+        return [await handoff.hand_off(turn, Reason.ASKED)]
+    if turn.message.chat_kind is ChatKind.GROUP and (intent in _PRODUCT_OF or intent in _ACCOUNT_ANSWERS):
+        return [Reply(turn.t._("Let's do that in a private chat with me."))]
+    if intent is Intent.GIFT:
+        return await gifting.start_direct(turn, parsed, turn.message.text or "")
+    if intent is Intent.FUND_WALLET and turn.funding is not None:
+        return await funding.start(turn, parsed)
     if intent in account.NOT_YET:
         return [account.not_yet_reply(turn, intent)]
     if intent is Intent.HELP:

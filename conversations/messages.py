@@ -32,6 +32,11 @@ class InboundMessage:
     phone: str | None = None
     """A phone number the channel vouches for (WhatsApp's ``wa_id``), E.164."""
     display_name: str | None = None
+    start_payload: str | None = None
+    """The argument of a deep link that opened the chat (Telegram ``/start <payload>``)."""
+    target_user_id: str | None = None
+    """In a group, the channel id of the person the message addresses (replied to, text-mentioned)."""
+    target_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,8 @@ class Reply:
     rows: tuple[ListRow, ...] = field(default=())
     list_title: str = ""
     link: str | None = None
+    """A URL, or ``start:<token>`` for a deep link into a private chat with the bot."""
+    link_title: str = ""
 
     def choices(self) -> tuple[Button | ListRow, ...]:
         """Every tappable choice this reply offers."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conversations import funding, gifting
 from conversations.i18n import N_, Localizer, display_phone, localizer
 from conversations.messages import Reply
 from domain.countries import get_country
@@ -42,6 +43,10 @@ def _product(t: Localizer, order: Order) -> str:
 
 async def render(session: AsyncSession, notification: Notification) -> Reply | None:
     """The receipt for one notification, in its user's language."""
+    if gifting.is_gift_notification(notification.kind):
+        return await gifting.render(session, notification)
+    if notification.kind in funding.RECEIPTS:
+        return await funding.render(session, notification)
     order = await session.get(Order, notification.order_id) if notification.order_id else None
     user = await session.get(User, notification.user_id)
     if order is None or user is None:

@@ -37,6 +37,8 @@ _OPEN = (
         _conversations.c.state,
         _conversations.c.slots,
         _conversations.c.misunderstood,
+        _conversations.c.mode,
+        _conversations.c.waiting_since.is_not(None),
     )
     .select_from(
         _identities.join(_users, _users.c.id == _identities.c.user_id).join(
@@ -117,7 +119,7 @@ async def _find(session: AsyncSession, message: InboundMessage) -> Opened | None
     if row is None:
         return None
     user = ChatUser(row[0], row[1], row[2], row[3])
-    conversation = ChatState(row[4], row[5], dict(row[6] or {}), row[7])
+    conversation = ChatState(row[4], row[5], dict(row[6] or {}), row[7], row[8], bool(row[9]))
     return Opened(user, conversation, (user.country, user.language))
 
 

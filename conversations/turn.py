@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conversations.i18n import Localizer, localizer
 from conversations.messages import InboundMessage
 from domain.countries import Country, get_country
+from domain.funding import FundingService
 
 
 @dataclass(slots=True)
@@ -30,6 +31,12 @@ class ChatState:
     state: str
     slots: dict[str, Any]
     misunderstood: int
+    mode: str = "bot"
+    """Who answers (``domain.handoff.Mode``); a turn saves it only through ``domain.handoff``."""
+    handed_off: bool = False
+    """A person has been asked for at some point: the support inbox follows this chat live."""
+    handoff_now: str | None = None
+    """Why this turn handed the chat to a person (``domain.handoff.Reason``), if it did."""
 
 
 @dataclass
@@ -44,6 +51,10 @@ class Turn:
     demo: bool
     placed_orders: list[int] = field(default_factory=list)
     """Orders placed in this turn, queued for fulfilment only after the commit."""
+    reply_minutes: int = 15
+    """Roughly how soon a person answers once the bot hands the chat over (told to the user)."""
+    funding: FundingService | None = None
+    """Starts wallet top-ups at payment gateways; None where funding is not wired (then "coming soon")."""
 
     @property
     def country(self) -> Country | None:

@@ -31,6 +31,9 @@ COUNTRY_CODES: tuple[str, ...] = (
     "TG",
 )
 
+#: The default funding bounds of a country that lists none (nothing can be funded).
+NO_MONEY = Money(0, "NGN")
+
 
 @dataclass(frozen=True, slots=True)
 class Bundle:
@@ -75,6 +78,10 @@ class Country:
     pin_threshold: Money
     demo_opening_balance: Money
     networks: tuple[Network, ...]
+    funding_gateways: tuple[str, ...] = ()
+    """Payment gateways that fund wallets here, preferred first (``paystack``, ``flutterwave``, ``momo``…)."""
+    funding_min: Money = NO_MONEY
+    funding_max: Money = NO_MONEY
 
     @property
     def default_language(self) -> str:
@@ -135,6 +142,9 @@ def _country(code: str, raw: dict[str, Any]) -> Country:
         pin_threshold=_money(raw["pin_threshold"], currency),
         demo_opening_balance=_money(raw["demo_opening_balance"], currency),
         networks=tuple(_network(n, currency) for n in raw["networks"]),
+        funding_gateways=tuple(raw.get("funding", {}).get("gateways", ())),
+        funding_min=_money(raw.get("funding", {}).get("min", 0), currency),
+        funding_max=_money(raw.get("funding", {}).get("max", 0), currency),
     )
 
 

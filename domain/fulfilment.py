@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import ledger
+from domain import gifts, handoff, ledger
 from domain.database import Database
 from domain.models import Order, utcnow
 from domain.money import Money
@@ -118,11 +118,13 @@ async def _apply(db: Database, order_id: int, result: TopupResult, requery_delay
             await ledger.post_pending(session, order.transfer_id)
             await record_state(session, order, OrderState.DELIVERED, result.detail)
             await notify(session, order, "order_delivered")
+            await gifts.after_settled(session, order, OrderState.DELIVERED)
             return Settled(OrderState.DELIVERED)
         if result.status is TopupStatus.FAILED:
             await ledger.void_pending(session, order.transfer_id)
             await record_state(session, order, OrderState.REFUNDED, result.detail)
-            await notify(session, order, "order_refunded")
+            if not await gifts.after_settled(session, order, OrderState.REFUNDED):
+                await notify(session, order, "order_refunded")
             return Settled(OrderState.REFUNDED)
         return await _schedule_check(session, order, result, requery_delays)
 
@@ -135,6 +137,8 @@ async def _schedule_check(
         order.next_check_at = None
         await record_state(session, order, OrderState.NEEDS_REVIEW, f"no definite answer: {result.detail}")
         await notify(session, order, "order_needs_review")
+        if order.conversation_id is not None:
+            await handoff.request(session, order.conversation_id, handoff.Reason.NEEDS_REVIEW)
         return Settled(OrderState.NEEDS_REVIEW)
     delay = requery_delays[order.attempts - 1]
     order.next_check_at = utcnow() + timedelta(seconds=delay)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -84,8 +85,17 @@ class Conversation(Base):
     state: Mapped[str] = mapped_column(String(32), default="idle")
     slots: Mapped[dict[str, Any]] = mapped_column(default=dict)
     mode: Mapped[str] = mapped_column(String(16), default="bot")
+    """Who answers: ``bot``, ``waiting`` (for a person), ``with_agent`` (bot silent) or ``resolved``."""
     misunderstood: Mapped[int] = mapped_column(Integer, default=0)
     last_inbound_at: Mapped[datetime | None] = mapped_column()
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    """The staff member who took the conversation over (while ``with_agent``)."""
+    waiting_since: Mapped[datetime | None] = mapped_column()
+    """When the latest handoff to a person was asked for (the SLA clock starts here)."""
+    handoff_reason: Mapped[str | None] = mapped_column(String(32))
+    """Why the bot handed off: ``asked``, ``misunderstood`` or ``needs_review``."""
+    first_human_reply_at: Mapped[datetime | None] = mapped_column()
+    """When a person first answered since ``waiting_since`` (the SLA clock stops here)."""
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -101,6 +111,10 @@ class Message(Base):
     body: Mapped[str] = mapped_column(Text)
     channel_message_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A staff note: shown in the inbox, never sent to the user."""
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    """The staff member who wrote an ``agent`` line or a note, or whose action a ``system`` line records."""
 
 
 class InboundUpdate(Base):
@@ -256,6 +270,70 @@ class OrderEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Gift(Base):
+    """Airtime or data one user gives another (or, as a giveaway, to the first few who claim it).
+
+    Confirming it escrows the money: one pending ledger transfer per share, from the sender's
+    wallet to ``system:gifts``. A claim posts its share and places a top-up order paid from the
+    escrow; expiry or a decline voids the shares still pending (the refund).
+    """
+
+    __tablename__ = "gifts"
+    __table_args__ = (Index("ix_gifts_state_expires", "state", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    confirm_token: Mapped[str] = mapped_column(String(32), unique=True)
+    """Single-use deep-link token that opens the sender's private confirmation."""
+    claim_token: Mapped[str] = mapped_column(String(32), unique=True)
+    """Deep-link token recipients claim with (a giveaway's claimers share it, once each)."""
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    sender_name: Mapped[str | None] = mapped_column(String(128))
+    origin_conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    """Where the gift was asked for (a group member's conversation): announcements go there."""
+    sender_conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    """The sender's private conversation, where they confirmed and are told what happens."""
+    recipient_channel_user_id: Mapped[str | None] = mapped_column(String(64))
+    """Only this channel user may claim; None for giveaways and shared links."""
+    recipient_name: Mapped[str | None] = mapped_column(String(128))
+    recipient_phone: Mapped[str | None] = mapped_column(String(20))
+    """The number the sender named (1:1 gifts), offered to the claimer."""
+    spec: Mapped[str] = mapped_column(String(64))
+    """What the sender asked for, as typed (``500``, ``1GB``, ``5x200``), priced at confirmation."""
+    kind: Mapped[str | None] = mapped_column(String(8))
+    country: Mapped[str | None] = mapped_column(String(2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    """Escrowed per share, minor units."""
+    data_mb: Mapped[int | None] = mapped_column(Integer)
+    shares: Mapped[int] = mapped_column(Integer, default=1)
+    claimed: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(12))
+    """draft → active → claimed | expired | declined; or cancelled before confirmation."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+
+class GiftClaim(Base):
+    """One share of a gift claimed by one user, and the order that tops up their number."""
+
+    __tablename__ = "gift_claims"
+    __table_args__ = (
+        UniqueConstraint("gift_id", "user_id", name="uq_gift_claim_user"),
+        UniqueConstraint("gift_id", "share", name="uq_gift_claim_share"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    gift_id: Mapped[int] = mapped_column(ForeignKey("gifts.id"))
+    share: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    claimer_name: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(20))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Notification(Base):
     """Something to tell a user (a receipt, a refund), written in the same transaction as its cause."""
 
@@ -267,6 +345,8 @@ class Notification(Base):
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
     kind: Mapped[str] = mapped_column(String(24))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
+    """Set for wallet-funding notifications (``wallet_funded``, ``funding_failed``)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
 
@@ -298,3 +378,118 @@ class OutboundMessage(Base):
     error_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Payment(Base):
+    """A wallet top-up asked of a payment gateway; ``reference`` is its key there and in the ledger."""
+
+    __tablename__ = "payments"
+    __table_args__ = (Index("ix_payments_state_next_check", "state", "next_check_at"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    """Our reference at the gateway (a UUID v4) and the id of the ledger transfer that credits it."""
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    gateway: Mapped[str] = mapped_column(String(16))
+    country: Mapped[str] = mapped_column(String(2))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    """Expected amount, minor units of ``currency``."""
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(12))
+    """created → pending → credited | failed | rejected | expired."""
+    gateway_reference: Mapped[str | None] = mapped_column(String(128))
+    payment_url: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    """Why it failed or was rejected, or what the last status check said."""
+    checks: Mapped[int] = mapped_column(Integer, default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    credited_at: Mapped[datetime | None] = mapped_column()
+
+
+class PaymentEvent(Base):
+    """A gateway webhook, stored once under the gateway's event key before anything acts on it."""
+
+    __tablename__ = "payment_events"
+    __table_args__ = (UniqueConstraint("gateway", "event_key", name="uq_payment_event_gateway_key"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(16))
+    event_key: Mapped[str] = mapped_column(String(160))
+    reference: Mapped[str | None] = mapped_column(String(64), index=True)
+    authentic: Mapped[bool | None] = mapped_column(Boolean)
+    """True: signature valid; False: forged; None: unsigned (a hint, confirmed by a status query)."""
+    payload: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    """What acting on it did: credited, already_credited, forged, rejected, failed, pending, unknown…"""
+    detail: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Staff(Base):
+    """A support person (``agent``) or an ``admin`` who signs in to the inbox."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    """Stored lower-cased; the login name."""
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(8))
+    """``agent`` or ``admin``."""
+    password_hash: Mapped[str] = mapped_column(String(256))
+    """argon2id, in the PHC string format."""
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    """Consecutive failed logins; reaching the limit locks the account for a while."""
+    locked_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class StaffSession(Base):
+    """A signed-in browser: the cookie carries a random token, only its SHA-256 is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the cookie's token."""
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class CannedResponse(Base):
+    """A saved reply agents insert by short code, one text per language."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (UniqueConstraint("short_code", "language", name="uq_canned_code_language"),)
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    short_code: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(5))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    """One line of the append-only audit log; each stores the previous line's hash (a hash chain)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(128))
+    """Who did it, e.g. ``staff:3`` or ``system:fulfilment``."""
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    """What it was done to, e.g. ``conversation:12`` or ``order:NT2026…``."""
+    details: Mapped[str] = mapped_column(Text)
+    """Canonical JSON (sorted keys), exactly the bytes that were hashed."""
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """The previous line's ``hash`` (64 zeros for the first): UNIQUE, so the chain cannot fork."""
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -62,4 +63,85 @@ class FulfilmentQueue(Protocol):
 
     async def enqueue(self, order_id: int) -> None:
         """Schedule fulfilment of ``order_id``; call only after the order's transaction committed."""
+        ...
+
+
+class PaymentStatus(StrEnum):
+    """What a payment gateway's status API says about one of our payment references."""
+
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    """Definitely not paid (declined, rejected, abandoned, expired at the gateway)."""
+    PENDING = "pending"
+    """Not paid yet, or the gateway could not be asked (timeout, 5xx): ask again later."""
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """Ask a gateway to collect ``amount`` from a user under our ``reference`` (a UUID v4)."""
+
+    reference: str
+    amount: Money
+    country: str
+    customer_id: int
+    phone: str | None = None
+    """The payer's number in E.164 (mobile money), when known."""
+    description: str = "NexusTop wallet top-up"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentLink:
+    """How the user pays: a checkout URL, or an approval prompt sent to their phone (``url`` None)."""
+
+    url: str | None
+    gateway_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentCheck:
+    """A gateway's status answer, in our units: ``amount_minor`` is None if it gave no usable amount."""
+
+    status: PaymentStatus
+    reference: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    gateway_reference: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookNotice:
+    """A webhook as a gateway adapter read it: where to file it and what it is about."""
+
+    key: str
+    """Dedup key (event and reference); forged bodies get a key of their own so they block nothing."""
+    reference: str | None
+    authentic: bool | None
+    """True: signature valid; False: forged or malformed; None: the gateway does not sign (a hint)."""
+    event: str = ""
+    detail: str = ""
+
+
+class PaymentGatewayError(Exception):
+    """A gateway refused to start a payment, or could not be reached to start it."""
+
+
+class PaymentGateway(Protocol):
+    """A payment gateway that collects money into user wallets."""
+
+    name: str
+
+    async def create_payment(self, request: PaymentRequest) -> PaymentLink:
+        """Start a payment under ``request.reference``; raise ``PaymentGatewayError`` if refused."""
+        ...
+
+    async def query_payment(
+        self, reference: str, gateway_reference: str | None, amount: Money
+    ) -> PaymentCheck:
+        """Ask the status API what became of the payment under ``reference`` (expected: ``amount``)."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
+        """Check a webhook's signature and read its key and reference; never raises."""
         ...

@@ -12,15 +12,20 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from admin.live import LiveBus
 from bots.pacing import LocalPacer, Pacer
 from bots.telegram.api import TelegramConfig
 from bots.telegram.channel import TelegramChannel
 from bots.whatsapp.channel import WhatsAppChannel
 from bots.whatsapp.graph import WhatsAppConfig
 from conversations.engine import Engine
+from domain import gifts
 from domain.database import Database
+from domain.funding import FundingService
 from domain.ports import FulfilmentQueue
+from nexustop import funding as funding_wiring
 from nexustop.db import upgrade_async
+from nexustop.periodic import run_every
 from nexustop.providers import build_topup_provider
 from nexustop.queues import InProcessQueue, build_queue
 from nexustop.settings import Settings
@@ -61,6 +66,7 @@ def demo_settings(base: Settings) -> Settings:
         update |= SANDBOX_WHATSAPP
     if not base.telegram_configured():
         update |= SANDBOX_TELEGRAM
+    update |= funding_wiring.demo_funding_settings(base)
     return base.model_copy(update=update)
 
 
@@ -118,6 +124,10 @@ class App:
     engine: Engine
     whatsapp: WhatsAppChannel | None = None
     telegram: TelegramChannel | None = None
+    live: LiveBus | None = None
+    """Live support-inbox events (Redis pub/sub), fed by the engine and the inbox's actions."""
+    funding: FundingService | None = None
+    """Wallet top-ups through the configured payment gateways (their webhooks and poller)."""
 
     async def drain(self, timeout: float) -> None:
         """Let in-process fulfilment finish (no-op when Celery workers do it)."""
@@ -178,8 +188,10 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         if settings.demo:
             await upgrade_async(settings.database_url)
             settings = await _start_sandbox(stack, settings)
+            settings = await funding_wiring.start_gateway_sandboxes(stack, settings)
         db = Database(settings.database_url)
         stack.push_async_callback(db.dispose)
+        funding = await funding_wiring.open_funding(stack, settings, db)
         provider = build_topup_provider(settings)
         stack.push_async_callback(provider.close)
         queue = build_queue(settings, db, provider)
@@ -187,7 +199,20 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
             stack.push_async_callback(queue.close)
             # Nothing else runs the reconciler in-process: pick up what the last run left in flight.
             await queue.resume_in_flight()
-        engine = Engine(db, queue, quote_ttl_seconds=settings.quote_ttl_seconds, demo=settings.demo)
+        live = LiveBus(settings.redis_url)
+        stack.push_async_callback(live.close)
+        engine = Engine(
+            db,
+            queue,
+            quote_ttl_seconds=settings.quote_ttl_seconds,
+            demo=settings.demo,
+            live=live.publish,
+            reply_minutes=settings.support_reply_minutes,
+            funding=funding,
+        )
+        if isinstance(queue, InProcessQueue):  # no Celery beat: poll for unannounced payments here
+            funding_wiring.start_poller(stack, funding, settings.funding_poll_seconds)
+            run_every(stack, "gift expiry", 60.0, lambda: gifts.expire_due(db))
         whatsapp = None
         if (config := whatsapp_config(settings)) is not None:
             whatsapp = WhatsAppChannel(config, db, engine)
@@ -196,12 +221,16 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         if (tg_config := telegram_config(settings)) is not None:
             telegram = TelegramChannel(tg_config, db, engine, await build_pacer(stack, settings))
             stack.push_async_callback(telegram.close)
-        yield App(settings, db, provider, queue, engine, whatsapp, telegram)
+        yield App(settings, db, provider, queue, engine, whatsapp, telegram, live=live, funding=funding)
 
 
 def sandbox_app() -> web.Application:
     """An aiohttp app that serves every sandbox under one port (``nexustop sandbox``)."""
+    from payments.sandbox.flutterwave import create_flutterwave_sandbox
     from payments.sandbox.graph import create_graph_sandbox
+    from payments.sandbox.momo import create_momo_sandbox
+    from payments.sandbox.orange import create_orange_sandbox
+    from payments.sandbox.paystack import create_paystack_sandbox
     from payments.sandbox.telegram import create_telegram_sandbox
     from payments.sandbox.vtpass import create_vtpass_sandbox
 
@@ -209,4 +238,8 @@ def sandbox_app() -> web.Application:
     app.add_subapp("/vtpass/", create_vtpass_sandbox())
     app.add_subapp("/graph/", create_graph_sandbox())
     app.add_subapp("/telegram/", create_telegram_sandbox())
+    app.add_subapp("/paystack/", create_paystack_sandbox())
+    app.add_subapp("/flutterwave/", create_flutterwave_sandbox())
+    app.add_subapp("/momo/", create_momo_sandbox())
+    app.add_subapp("/orange/", create_orange_sandbox())
     return app

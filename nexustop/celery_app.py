@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 
 #: How often beat runs the reconciler, in seconds.
 RECONCILE_EVERY_SECONDS = 60.0
+#: How often beat asks the gateways about payments whose webhook never came, in seconds.
+POLL_PAYMENTS_EVERY_SECONDS = 30.0
+EXPIRE_GIFTS_EVERY_SECONDS = 60.0
 
 
 def configure(app: Celery, settings: Settings) -> None:
@@ -40,7 +43,17 @@ def configure(app: Celery, settings: Settings) -> None:
                 "task": "nexustop.reconcile",
                 "schedule": RECONCILE_EVERY_SECONDS,
                 "options": {"expires": RECONCILE_EVERY_SECONDS},
-            }
+            },
+            "expire-unclaimed-gifts": {
+                "task": "nexustop.expire_gifts",
+                "schedule": EXPIRE_GIFTS_EVERY_SECONDS,
+                "options": {"expires": EXPIRE_GIFTS_EVERY_SECONDS},
+            },
+            "poll-unannounced-payments": {
+                "task": "nexustop.poll_payments",
+                "schedule": POLL_PAYMENTS_EVERY_SECONDS,
+                "options": {"expires": POLL_PAYMENTS_EVERY_SECONDS},
+            },
         },
         beat_schedule_filename=str(VAR_DIR / "celerybeat-schedule"),
     )

@@ -1,4 +1,4 @@
-"""The ``nexustop`` command: chat, parse, serve, worker, beat, db upgrade, sandbox, telegram."""
+"""The ``nexustop`` command: chat, parse, serve, worker, beat, db upgrade, sandbox, telegram, staff, audit."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from conversations.parser import Parsed, parse
 from domain.countries import get_country
 from domain.phones import normalize_phone
 from nexustop.bootstrap import demo_settings, running_app, sandbox_app
-from nexustop.db import upgrade
+from nexustop.db import upgrade, upgrade_async
 from nexustop.settings import Settings, get_settings
 
 
@@ -101,12 +101,76 @@ def _cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password(prompt: str = "Password: ") -> str:
+    """The new password: prompted twice on a terminal, else the first line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Again: ") != first:
+            raise SystemExit("the passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+async def _staff_add(args: argparse.Namespace, password: str) -> int:
+    from admin.staff import StaffError, add_staff
+    from domain.database import Database
+
+    settings = get_settings()
+    if settings.is_sqlite():
+        await upgrade_async(settings.database_url)
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            staff = await add_staff(session, args.email, args.name, args.role, password)
+            print(f"added {staff.role} {staff.email} (id {staff.id})")
+    except StaffError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    return 0
+
+
+def _cmd_staff(args: argparse.Namespace) -> int:
+    return asyncio.run(_staff_add(args, _read_password()))
+
+
+async def _audit_verify() -> int:
+    from domain import audit
+    from domain.database import Database
+
+    db = Database(get_settings().database_url)
+    try:
+        async with db.transaction() as session:
+            verdict = await audit.verify(session)
+    finally:
+        await db.dispose()
+    if verdict.ok:
+        print(f"audit log intact: {verdict.checked} entries")
+        return 0
+    print(f"audit log TAMPERED at entry {verdict.first_bad_id}: {verdict.problem}", file=sys.stderr)
+    return 2
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    return asyncio.run(_audit_verify())
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"sandboxes on {base}/vtpass (set VTPASS_BASE_URL to it)", flush=True)
     print(f"  and {base}/graph (set WHATSAPP_API_BASE to it; token sandbox-token)", flush=True)
     print(
         f"  and {base}/telegram/bot (set TELEGRAM_API_BASE to it; token 123456:sandbox-telegram-token)",
+        flush=True,
+    )
+    print(
+        f"  and {base}/paystack, {base}/flutterwave, {base}/momo, {base}/orange (set PAYSTACK_BASE_URL,"
+        " FLUTTERWAVE_BASE_URL, MTN_BASE_URL, ORANGE_BASE_URL; keys: see nexustop/funding.py"
+        " SANDBOX_GATEWAYS; webhooks: POST …/sandbox/control"
+        ' {"webhook_url": …})',
         flush=True,
     )
     web.run_app(sandbox_app(), host=args.host, port=args.port)
@@ -192,6 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a Celery worker")
     worker.add_argument("celery_args", nargs=argparse.REMAINDER)
     sub.add_parser("beat", help="run Celery beat (schedules the reconciler)")
+
+    staff = sub.add_parser("staff", help="support inbox staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    staff_add = staff_sub.add_parser("add", help="add an account (password from stdin or a prompt)")
+    staff_add.add_argument("email")
+    staff_add.add_argument("--name", required=True)
+    staff_add.add_argument("--role", choices=["agent", "admin"], default="agent")
+
+    audit_cmd = sub.add_parser("audit", help="the append-only audit log")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="check the hash chain; exit 2 if it was tampered with")
     return parser
 
 
@@ -212,6 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "telegram": _cmd_telegram,
         "worker": _cmd_worker,
         "beat": _cmd_beat,
+        "staff": _cmd_staff,
+        "audit": _cmd_audit,
     }
     return handlers[args.command](args)
 

@@ -61,8 +61,39 @@ class Settings(BaseSettings):
     """The bot's @username without the @, to tell ``/cmd@ThisBot`` from commands for other bots."""
     telegram_poll_seconds: float = 1.0
     """How often the Telegram background loop looks for receipts, due retries and stuck updates."""
+    paystack_base_url: str = "https://api.paystack.co"
+    paystack_secret_key: SecretStr = SecretStr("")
+    """``sk_test_…``/``sk_live_…``: API calls and the webhook HMAC; Paystack is enabled when it is set."""
+    flutterwave_base_url: str = "https://api.flutterwave.com/v3"
+    flutterwave_secret_key: SecretStr = SecretStr("")
+    """``FLWSECK-…``; Flutterwave is enabled when it and the secret hash are set."""
+    flutterwave_secret_hash: SecretStr = SecretStr("")
+    """The dashboard's webhook Secret Hash: ``verif-hash`` equals it; it keys ``flutterwave-signature``."""
+    mtn_base_url: str = "https://sandbox.momodeveloper.mtn.com"
+    mtn_subscription_key: SecretStr = SecretStr("")
+    """Collection ``Ocp-Apim-Subscription-Key``; MTN MoMo is enabled when it and the API user are set."""
+    mtn_api_user: str = ""
+    mtn_api_key: SecretStr = SecretStr("")
+    mtn_target_environment: str = "sandbox"
+    orange_base_url: str = "https://api.orange.com"
+    orange_client_id: str = ""
+    """Orange Developer app; Orange Money web payment is enabled when it and the client secret are set."""
+    orange_client_secret: SecretStr = SecretStr("")
+    orange_merchant_key: SecretStr = SecretStr("")
+    orange_environment: str = "dev"
+    """The API path segment: ``dev`` for the sandbox, the country's segment in production."""
+    orange_currency_override: str = ""
+    """Orange's dev environment wants ``OUV`` instead of ``XOF``; empty in production."""
+    payment_timeout_seconds: float = 15.0
+    funding_check_delays_seconds: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+    """Waits between status checks of a payment whose webhook has not come (the last one repeats)."""
+    funding_poll_seconds: float = 10.0
+    """How often the in-process poller (demo, ``serve``) looks for due payment checks."""
     public_url: str = "http://127.0.0.1:8080"
     """Where this app is reachable; the demo's Graph sandbox posts its webhooks here."""
+
+    support_reply_minutes: int = 15
+    """What users are told about when a person answers after a handoff; also the inbox's SLA target."""
 
     demo: bool = False
     """Embedded defaults: SQLite, in-process tasks and sandbox, opening balance for new users."""

@@ -12,9 +12,12 @@ from typing import Any, TypeVar
 from celery import Task
 from celery.signals import worker_process_shutdown, worker_shutdown
 
+from domain import gifts
 from domain.database import Database
 from domain.fulfilment import CheckAgain, due_for_check, fulfil
+from domain.funding import FundingService
 from nexustop.celery_app import app
+from nexustop.funding import build_gateways
 from nexustop.providers import build_topup_provider
 from nexustop.settings import Settings, get_settings
 from payments.vtpass import VTpassProvider
@@ -100,6 +103,36 @@ def _reconcile(queue: str | None = None) -> int:
     return len(order_ids)
 
 
+async def _poll_payments_once(rt: WorkerRuntime) -> dict[str, int]:
+    gateways = build_gateways(rt.settings)
+    try:
+        service = FundingService(rt.db, gateways, check_delays=rt.settings.funding_check_delays_seconds)
+        return await service.poll()
+    finally:
+        for gateway in gateways.values():
+            await gateway.close()
+
+
+def _poll_payments() -> dict[str, int]:
+    """Ask the gateways about payments whose webhook has not come; act on forgotten webhooks."""
+    rt = runtime()
+    counts = rt.run(_poll_payments_once(rt))
+    if counts:
+        log.info("funding poller: %s", counts)
+    return counts
+
+
+def _expire_gifts() -> int:
+    """Refund the unclaimed part of every gift past its expiry; return how many were refunded."""
+    rt = runtime()
+    count = rt.run(gifts.expire_due(rt.db))
+    if count:
+        log.info("expired %d unclaimed gifts", count)
+    return count
+
+
 # Registered by call rather than decorator: Celery is untyped, and a decorator would erase the types.
 fulfil_order: Task = app.task(bind=True, acks_late=True, name="nexustop.fulfil_order")(_fulfil_order)
 reconcile: Task = app.task(name="nexustop.reconcile")(_reconcile)
+poll_payments: Task = app.task(name="nexustop.poll_payments")(_poll_payments)
+expire_gifts: Task = app.task(name="nexustop.expire_gifts")(_expire_gifts)

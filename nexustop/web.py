@@ -9,11 +9,16 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from sqlalchemy import text
 
+from admin import web as inbox_web
+from admin.channels import AgentChannel
+from admin.web import INBOX_KEY, Inbox
 from bots.telegram import webhook as telegram_webhook
 from bots.telegram.webhook import TELEGRAM_KEY
 from bots.whatsapp.webhook import WHATSAPP_KEY, add_routes
 from nexustop.bootstrap import App, running_app, telegram_config, whatsapp_config
+from nexustop.funding import Spawner, add_webhook_routes
 from nexustop.settings import Settings
+from nexustop.support import TelegramAgent, WhatsAppAgent
 
 APP_KEY = web.AppKey("nexustop", App)
 
@@ -29,6 +34,17 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def support_inbox(app: App) -> Inbox:
+    """The staff inbox, able to reply on every configured chat channel."""
+    channels: dict[str, AgentChannel] = {}
+    if app.whatsapp is not None:
+        channels["whatsapp"] = WhatsAppAgent(app.whatsapp)
+    if app.telegram is not None:
+        channels["telegram"] = TelegramAgent(app.telegram)
+    assert app.live is not None
+    return Inbox(app.db, app.live, app.queue, channels, sla_minutes=app.settings.support_reply_minutes)
+
+
 def create_app(settings: Settings) -> web.Application:
     """The web application; its cleanup context owns the database, provider and queue."""
     web_app = web.Application()
@@ -36,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     async def lifecycle(web_app: web.Application) -> AsyncIterator[None]:
         async with running_app(settings) as app:
             web_app[APP_KEY] = app
+            web_app[INBOX_KEY] = support_inbox(app)
             background = []
             if app.whatsapp is not None:
                 web_app[WHATSAPP_KEY] = app.whatsapp
@@ -53,6 +70,8 @@ def create_app(settings: Settings) -> web.Application:
 
     web_app.cleanup_ctx.append(lifecycle)
     web_app.router.add_get("/healthz", healthz)
+    add_webhook_routes(web_app, lambda request: request.app[APP_KEY].funding, spawn=Spawner())
+    inbox_web.add_routes(web_app)
     if whatsapp_config(settings) is not None:
         add_routes(web_app)
     if telegram_config(settings) is not None:
