@@ -33,7 +33,15 @@ from domain.ports import (
     PaymentStatus,
     WebhookNotice,
 )
-from payments.gateways import HttpClient, forged, header, json_object, major_to_minor, text_or_none
+from payments.gateways import (
+    HttpClient,
+    customer_email,
+    forged,
+    header,
+    json_object,
+    major_to_minor,
+    text_or_none,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +53,6 @@ _FAILED = frozenset({"failed", "cancelled", "canceled", "error"})
 def signature(secret_hash: str, body: bytes) -> str:
     """The ``flutterwave-signature`` of ``body``."""
     return base64.b64encode(hmac.new(secret_hash.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def customer_email(customer_id: int) -> str:
-    """Flutterwave requires an email; chat users have none, so each gets a stable placeholder."""
-    return f"user{customer_id}@customers.nexustop.app"
 
 
 def verify_headers(secret_hash: str, body: bytes, headers: Mapping[str, str]) -> str | None:
@@ -97,13 +100,9 @@ class FlutterwaveGateway:
         return {"Authorization": f"Bearer {self._secret_key}"}
 
     async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
-        try:
-            async with self._client.http().post(
-                f"{self._base_url}{path}", json=body, headers=self._headers()
-            ) as response:
-                return response.status, await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            raise PaymentGatewayError(f"flutterwave unreachable: {type(error).__name__}") from error
+        return await self._client.json_call(
+            "flutterwave", "POST", f"{self._base_url}{path}", json=body, headers=self._headers()
+        )
 
     async def create_payment(self, request: PaymentRequest) -> PaymentLink:
         """A hosted checkout link, or a mobile-money prompt in francophone UEMOA countries."""
@@ -147,15 +146,15 @@ class FlutterwaveGateway:
     ) -> PaymentCheck:
         """``GET /transactions/verify_by_reference``; anything unclear is ``PENDING``."""
         try:
-            async with self._client.http().get(
+            status, reply = await self._client.json_call(
+                "flutterwave",
+                "GET",
                 f"{self._base_url}/transactions/verify_by_reference",
                 params={"tx_ref": reference},
                 headers=self._headers(),
-            ) as response:
-                status = response.status
-                reply = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            return PaymentCheck(PaymentStatus.PENDING, detail=f"verify failed: {type(error).__name__}")
+            )
+        except PaymentGatewayError as error:
+            return PaymentCheck(PaymentStatus.PENDING, detail=f"verify failed: {error}")
         if not isinstance(reply, dict):
             return PaymentCheck(PaymentStatus.PENDING, detail=f"verify answered HTTP {status}")
         data = reply.get("data")

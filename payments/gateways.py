@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 
 from domain.money import MINOR_DIGITS, MoneyError, to_minor
-from domain.ports import WebhookNotice
+from domain.ports import PaymentGatewayError, WebhookNotice
 
 
 class HttpClient:
@@ -28,6 +28,18 @@ class HttpClient:
             self._session = aiohttp.ClientSession(timeout=self.timeout)
             self._owns_session = True
         return self._session
+
+    async def json_call(self, who: str, method: str, url: str, **options: Any) -> tuple[int, Any]:
+        """Send a request; return its status and decoded JSON body.
+
+        Raises ``PaymentGatewayError`` when ``who`` (the gateway) cannot be reached or does not
+        answer JSON, so every adapter treats transport trouble the same way.
+        """
+        try:
+            async with self.http().request(method, url, **options) as response:
+                return response.status, await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise PaymentGatewayError(f"{who} unreachable: {type(error).__name__}") from error
 
     async def close(self) -> None:
         """Close the session if this client opened it."""
@@ -78,3 +90,8 @@ def text_or_none(value: object) -> str | None:
     if isinstance(value, int | str):
         return str(value)
     return None
+
+
+def customer_email(customer_id: int) -> str:
+    """Gateways require an email; chat users have none, so each gets a stable placeholder."""
+    return f"user{customer_id}@customers.nexustop.app"

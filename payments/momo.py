@@ -139,13 +139,14 @@ class MomoGateway:
     ) -> PaymentCheck:
         """``GET /collection/v1_0/requesttopay/{reference}``; anything unclear is ``PENDING``."""
         try:
-            async with self._client.http().get(
-                f"{self._base_url}/collection/v1_0/requesttopay/{reference}", headers=await self._headers()
-            ) as response:
-                status = response.status
-                reply = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError, PaymentGatewayError) as error:
-            return PaymentCheck(PaymentStatus.PENDING, detail=f"status query failed: {type(error).__name__}")
+            status, reply = await self._client.json_call(
+                "momo",
+                "GET",
+                f"{self._base_url}/collection/v1_0/requesttopay/{reference}",
+                headers=await self._headers(),
+            )
+        except PaymentGatewayError as error:
+            return PaymentCheck(PaymentStatus.PENDING, detail=f"status query failed: {error}")
         if status == 404:
             return PaymentCheck(PaymentStatus.NOT_FOUND, detail="momo: RESOURCE_NOT_FOUND")
         if status != 200 or not isinstance(reply, dict):

@@ -29,7 +29,7 @@ from domain.ports import (
     PaymentStatus,
     WebhookNotice,
 )
-from payments.gateways import HttpClient, forged, header, json_object, text_or_none
+from payments.gateways import HttpClient, customer_email, forged, header, json_object, text_or_none
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,6 @@ def from_subunits(subunits: object, currency: object) -> int | None:
 def sign(secret_key: str, body: bytes) -> str:
     """The ``x-paystack-signature`` of ``body``."""
     return hmac.new(secret_key.encode(), body, hashlib.sha512).hexdigest()
-
-
-def customer_email(customer_id: int) -> str:
-    """Paystack requires an email; chat users have none, so each gets a stable placeholder."""
-    return f"user{customer_id}@customers.nexustop.app"
 
 
 class PaystackGateway:
@@ -108,14 +103,9 @@ class PaystackGateway:
         }
         if self._callback_url:
             body["callback_url"] = self._callback_url
-        try:
-            async with self._client.http().post(
-                f"{self._base_url}/transaction/initialize", json=body, headers=self._headers()
-            ) as response:
-                reply = await response.json(content_type=None)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            raise PaymentGatewayError(f"paystack unreachable: {type(error).__name__}") from error
+        status, reply = await self._client.json_call(
+            "paystack", "POST", f"{self._base_url}/transaction/initialize", json=body, headers=self._headers()
+        )
         data = reply.get("data") if isinstance(reply, dict) else None
         if status != 200 or not isinstance(data, dict) or not reply.get("status"):
             message = reply.get("message", "") if isinstance(reply, dict) else ""
@@ -130,13 +120,11 @@ class PaystackGateway:
     ) -> PaymentCheck:
         """``GET /transaction/verify/{reference}``; anything unclear is ``PENDING``."""
         try:
-            async with self._client.http().get(
-                f"{self._base_url}/transaction/verify/{reference}", headers=self._headers()
-            ) as response:
-                reply = await response.json(content_type=None)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            return PaymentCheck(PaymentStatus.PENDING, detail=f"verify failed: {type(error).__name__}")
+            status, reply = await self._client.json_call(
+                "paystack", "GET", f"{self._base_url}/transaction/verify/{reference}", headers=self._headers()
+            )
+        except PaymentGatewayError as error:
+            return PaymentCheck(PaymentStatus.PENDING, detail=f"verify failed: {error}")
         if status in (400, 404) and isinstance(reply, dict) and reply.get("status") is False:
             return PaymentCheck(PaymentStatus.NOT_FOUND, detail=str(reply.get("message", ""))[:200])
         data = reply.get("data") if isinstance(reply, dict) else None
