@@ -7,7 +7,7 @@ from conversations.intents import Intent
 from conversations.messages import Reply
 from conversations.turn import Turn
 from domain import orders
-from domain.countries import get_country
+from domain.countries import Country, get_country
 from domain.money import Money
 from domain.users import available_balance
 
@@ -37,11 +37,17 @@ def network_name(country_code: str, network_id: str) -> str:
     return network.name if network else network_id
 
 
+def example_airtime(country: Country) -> Money:
+    """A typical airtime amount to show in examples: ten times the first network's minimum."""
+    low = country.networks[0].airtime_min
+    return Money(low.minor * 10, low.currency)
+
+
 def help_reply(turn: Turn) -> Reply:
     """What the bot can do, with examples in the user's currency."""
     t = turn.t
     country = turn.country
-    example = t.money(Money.of(500, country.currency)) if country else "500"
+    example = t.money(example_airtime(country)) if country else "500"
     return Reply(
         t._(
             "I can top up any phone in seconds. Try:\n"
