@@ -68,6 +68,9 @@ class Identity(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     channel_user_id: Mapped[str] = mapped_column(String(64))
+    scoped_user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The channel's business-scoped id for the user when it has one (WhatsApp's BSUID)."""
+    parent_scoped_user_id: Mapped[str | None] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

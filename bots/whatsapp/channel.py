@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -13,7 +14,7 @@ from typing import Any
 import httpx
 from pywa_async.client import WhatsApp
 from pywa_async.errors import WhatsAppError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bots.ingress import BackgroundTasks, Inbox, Item
@@ -24,7 +25,7 @@ from bots.whatsapp.render import DEFAULT_LABELS, MORE_PREFIX, Labels, Payload, r
 from conversations.engine import Engine
 from conversations.messages import InboundMessage, Reply
 from domain.database import Database
-from domain.models import Conversation, OutboundMessage, User, utcnow
+from domain.models import Conversation, Identity, OutboundMessage, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,28 @@ def inbound_message(body: dict[str, Any]) -> InboundMessage:
     )
 
 
+def scoped_ids(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The sender's business-scoped user id (BSUID) and parent BSUID, when Meta sent them."""
+    contact: dict[str, Any] = body.get("contact") or {}
+    message: dict[str, Any] = body.get("message") or {}
+    bsuid = contact.get("user_id") or message.get("from_user_id")
+    parent = contact.get("parent_user_id")
+    return (str(bsuid)[:64] if bsuid else None, str(parent)[:64] if parent else None)
+
+
+async def _remember_scoped_ids(session: AsyncSession, channel_user_id: str, body: dict[str, Any]) -> None:
+    """Keep the BSUID and parent BSUID on the identity beside its wa_id (they may arrive later)."""
+    bsuid, parent = scoped_ids(body)
+    if bsuid is None and parent is None:
+        return
+    values = {k: v for k, v in (("scoped_user_id", bsuid), ("parent_scoped_user_id", parent)) if v}
+    await session.execute(
+        update(Identity)
+        .where(Identity.channel == CHANNEL, Identity.channel_user_id == channel_user_id)
+        .values(**values)
+    )
+
+
 class Retry(Exception):
     """The update cannot be processed yet (e.g. a status for a message whose send is still in flight)."""
 
@@ -184,7 +207,7 @@ class WhatsAppChannel:
             log.exception("whatsapp update %s failed (attempt %d); kept for retry", row.id, row.attempts)
 
     async def _on_message(self, update_id: int, body: dict[str, Any]) -> str:
-        message = inbound_message(body)
+        message = await self._known_by_scoped_id(inbound_message(body), body)
         if message.channel_message_id:
             self.tasks.spawn(self._typing(message.channel_message_id))
         if message.payload and message.payload.startswith(MORE_PREFIX):
@@ -194,6 +217,7 @@ class WhatsAppChannel:
         async def queue_replies(
             session: AsyncSession, conversation_id: int | None, replies: list[Reply]
         ) -> None:
+            await _remember_scoped_ids(session, message.channel_user_id, body)
             for reply in replies:
                 for payload in render(reply, self.labels):
                     session.add(self._outbound(message.chat_id, conversation_id, "reply", payload))
@@ -201,6 +225,21 @@ class WhatsAppChannel:
 
         await self.engine.handle(message, within=queue_replies)
         return message.chat_id
+
+    async def _known_by_scoped_id(self, message: InboundMessage, body: dict[str, Any]) -> InboundMessage:
+        """A message that carries only a BSUID belongs to the identity that already has that BSUID."""
+        bsuid, _parent = scoped_ids(body)
+        if message.phone is not None or bsuid is None:
+            return message
+        async with self.db.transaction() as session:
+            known = await session.scalar(
+                select(Identity.channel_user_id).where(
+                    Identity.channel == CHANNEL, Identity.scoped_user_id == bsuid
+                )
+            )
+        if known is None or known == message.channel_user_id:
+            return message
+        return dataclasses.replace(message, channel_user_id=known, chat_id=known)
 
     async def _next_page(self, update_id: int, message: InboundMessage) -> None:
         """Answer a "More" row with the next page of the last list sent to this chat."""

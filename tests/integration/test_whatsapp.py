@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from domain.models import Conversation, InboundUpdate, OutboundMessage, utcnow
+from domain.models import Conversation, Identity, InboundUpdate, OutboundMessage, utcnow
 from tests.integration.dialogue import plain
 from tests.integration.whatsapp_harness import (
     VERIFY_TOKEN,
@@ -270,3 +270,30 @@ async def test_an_update_that_fails_is_kept_and_retried(pg_url: str) -> None:
             h.channel.engine.handle = original  # type: ignore[method-assign]
         assert calls == 2
         assert h.texts_to(wa_id)
+
+
+async def test_the_identity_keeps_wa_id_and_bsuid_and_a_bsuid_only_message_finds_it(pg_url: str) -> None:
+    async with whatsapp_app(pg_url) as h:
+        wa_id = nigerian_number()
+        assert await h.post(text_update(wa_id, "balance")) == 200
+        await h.settle()
+        first = text_update(wa_id, "x")["entry"][0]["changes"][0]["value"]
+        bsuid = first["contacts"][0]["user_id"]
+        async with h.app.db.transaction() as session:
+            identity = await session.scalar(select(Identity).where(Identity.channel_user_id == wa_id))
+            assert identity is not None and identity.scoped_user_id == bsuid
+
+        # A later message identified only by the BSUID (no wa_id, no "from").
+        bsuid_only = text_update(wa_id, "balance")
+        value = bsuid_only["entry"][0]["changes"][0]["value"]
+        value["contacts"][0].pop("wa_id")
+        value["messages"][0].pop("from")
+        value["messages"][0]["from_user_id"] = bsuid
+        assert await h.post(bsuid_only) == 200
+        await h.settle()
+        async with h.app.db.transaction() as session:
+            identities = (
+                await session.scalars(select(Identity).where(Identity.scoped_user_id == bsuid))
+            ).all()
+        assert len(identities) == 1
+        assert sum("balance" in plain(t).lower() for t in h.texts_to(wa_id)) == 2

@@ -141,7 +141,7 @@ class Harness:
         if not isinstance(update, bytes):
             for change in update.get("entry", [{}])[0].get("changes", []):
                 for message in change["value"].get("messages", []):
-                    self.graph.state.note_inbound(message["from"])
+                    self.graph.state.note_inbound(message.get("from") or message["from_user_id"])
         response = await self.client.post("/webhook/whatsapp", data=body, headers=headers)
         return response.status
 
