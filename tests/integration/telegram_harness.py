@@ -6,7 +6,6 @@ Updates are built here in the Bot API's shape (``is_bot``, chat types, ``bot_com
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import random
@@ -23,12 +22,12 @@ from sqlalchemy import func, select
 from bots.telegram.channel import TelegramChannel
 from bots.telegram.webhook import SECRET_HEADER, TELEGRAM_KEY
 from domain import ledger
-from domain.models import Identity, InboundUpdate, Order, OutboundMessage, utcnow
-from domain.orders import IN_FLIGHT
+from domain.models import Identity, Order, utcnow
 from nexustop.bootstrap import App, demo_settings
 from nexustop.settings import Settings
 from nexustop.web import APP_KEY, create_app
 from payments.sandbox.telegram import BotState, TelegramSandbox, start_telegram_sandbox
+from tests.integration import settling
 
 TOKEN = "7000000001:AAH-test-token-for-the-sandbox"
 SECRET = "tg-webhook-secret_42"
@@ -132,34 +131,8 @@ class Harness:
         await self.settle()
 
     async def settle(self, timeout: float = 30.0) -> None:
-        """Wait until updates are processed, orders settled and every queued message sent."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            await self.channel.idle()
-            await self.app.drain(5)
-            await self.channel.tick()
-            await self.channel.idle()
-            if not await self._busy():
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the Telegram channel did not settle")
-
-    async def _busy(self) -> bool:
-        async with self.app.db.transaction() as session:
-            pending = await session.scalar(
-                select(func.count(InboundUpdate.id)).where(
-                    InboundUpdate.channel == "telegram", InboundUpdate.processed_at.is_(None)
-                )
-            )
-            queued = await session.scalar(
-                select(func.count(OutboundMessage.id)).where(
-                    OutboundMessage.channel == "telegram", OutboundMessage.state == "queued"
-                )
-            )
-            in_flight = await session.scalar(
-                select(func.count(Order.id)).where(Order.state.in_(list(IN_FLIGHT)))
-            )
-        return bool(pending or queued or in_flight)
+        """Wait until updates are processed, orders settled and receipts handed to the sandbox."""
+        await settling.settle(self.channel, self.app, self.app.db, "telegram", timeout)
 
     def texts_to(self, chat_id: int) -> list[str]:
         """The text of every message the sandbox accepted for ``chat_id``, in order."""

@@ -6,7 +6,6 @@ signed with HMAC-SHA256 of the exact bytes posted, as Meta does.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -25,12 +24,12 @@ from sqlalchemy import func, select
 from bots.whatsapp.channel import WhatsAppChannel
 from bots.whatsapp.webhook import WHATSAPP_KEY
 from domain import ledger
-from domain.models import Identity, InboundUpdate, Order, OutboundMessage
-from domain.orders import IN_FLIGHT
+from domain.models import Identity, Order
 from nexustop.bootstrap import App, demo_settings
 from nexustop.settings import Settings
 from nexustop.web import APP_KEY, create_app
 from payments.sandbox.graph import GraphSandbox, SentMessage, start_graph_sandbox
+from tests.integration import settling
 
 APP_SECRET = "whsec-test-7f3a"
 TOKEN = "EAAG-test-token"
@@ -147,31 +146,7 @@ class Harness:
 
     async def settle(self, timeout: float = 15.0) -> None:
         """Wait until updates are processed, orders settled and receipts handed to the sandbox."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            await self.channel.idle()
-            await self.app.drain(5)
-            await self.channel.tick()
-            await self.channel.idle()
-            if not await self._busy():
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("the WhatsApp channel did not settle")
-
-    async def _busy(self) -> bool:
-        async with self.app.db.transaction() as session:
-            pending_updates = await session.scalar(
-                select(func.count(InboundUpdate.id)).where(
-                    InboundUpdate.channel == "whatsapp", InboundUpdate.processed_at.is_(None)
-                )
-            )
-            queued = await session.scalar(
-                select(func.count(OutboundMessage.id)).where(OutboundMessage.state == "queued")
-            )
-            in_flight = await session.scalar(
-                select(func.count(Order.id)).where(Order.state.in_(list(IN_FLIGHT)))
-            )
-        return bool(pending_updates or queued or in_flight)
+        await settling.settle(self.channel, self.app, self.app.db, "whatsapp", timeout)
 
     def sent_to(self, wa_id: str) -> list[SentMessage]:
         """What the sandbox accepted for ``wa_id``."""
