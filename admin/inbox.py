@@ -223,7 +223,8 @@ class Detail:
     balance: int | None
     currency: str | None
     orders: list[OrderView] = field(default_factory=list)
-    kyc_tier: str = "1"
+    kyc_tier: str = "none recorded (identity checks are not built yet)"
+    """Users carry no KYC tier until identity verification exists; say so rather than guess."""
 
 
 async def transcript(session: AsyncSession, conversation_id: int, limit: int = 300) -> list[Line]:
