@@ -243,7 +243,8 @@ class WhatsAppChannel:
 
     async def _next_page(self, update_id: int, message: InboundMessage) -> None:
         """Answer a "More" row with the next page of the last list sent to this chat."""
-        offset = int(message.payload.removeprefix(MORE_PREFIX) or 0) if message.payload else 0
+        raw = (message.payload or "").removeprefix(MORE_PREFIX)
+        offset = int(raw) if raw.isdigit() else 0
         async with self.db.transaction() as session:
             last = await session.scalar(
                 select(OutboundMessage)

@@ -99,11 +99,12 @@ def _lead_and_body(text: str) -> tuple[list[str], str]:
 
 
 def _distinct(choices: list[Button | ListRow]) -> list[Button | ListRow]:
-    """Choices with distinct ids (the same id twice is the same action); empty ids dropped."""
+    """Choices with distinct ids (the same id twice is the same action); empty ids and ids that
+    would pass for our own "More" row dropped."""
     seen: set[str] = set()
     result = []
     for choice in choices:
-        if choice.id and choice.id not in seen:
+        if choice.id and choice.id not in seen and not choice.id.startswith(MORE_PREFIX):
             seen.add(choice.id)
             result.append(choice)
     return result
