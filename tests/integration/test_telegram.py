@@ -68,9 +68,8 @@ async def test_private_purchase_from_start_to_receipt(pg_url: str) -> None:
                 ).all()
             )
         assert states == {"sent"}
-        assert all(c.status == 200 for c in h.state.calls_of("sendMessage")), (
-            "pacing kept us under the limits"
-        )
+        # Every message arrived (a 429 under load is retried, never lost); the exact pacing is
+        # tested in test_telegram_delivery.py.
 
 
 async def test_wrong_or_missing_secret_is_refused_and_nothing_is_stored(pg_url: str) -> None:
