@@ -301,12 +301,11 @@ async def start_direct(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     """ "gift 500 to 0803…" in a private chat: a gift link the sender passes on."""
     if turn.message.chat_kind is not ChatKind.PRIVATE:
         return [Reply(turn.t._("Let's do that in a private chat with me."))]
-    spec = _PHONE_LIKE.sub(" ", re.sub(r"(?i)\b(gift|send|to|for)\b", " ", text))
     gift = await gifts.create_draft(
         turn.session,
         channel=turn.message.channel,
         sender_user_id=turn.user.id,
-        spec=spec.strip() or "0",
+        spec=_spec_of(parsed),
         sender_name=turn.message.display_name,
         origin_conversation_id=turn.conversation.id,
         recipient_phone=parsed.phone,
@@ -314,7 +313,13 @@ async def start_direct(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     return [await confirmation_reply(turn.session, gift, turn.t, turn.country)]
 
 
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s-]{7,}\d")
+def _spec_of(parsed: Parsed) -> str:
+    """The gift spec ("500", "1024MB") from what the parser read; "0" when it read no amount."""
+    if parsed.data_mb:
+        return f"{parsed.data_mb}MB"
+    if parsed.amount is not None:
+        return format(parsed.amount, "f")
+    return "0"
 
 
 async def on_payload(turn: Turn, action: str, value: str) -> list[Reply]:

@@ -208,3 +208,24 @@ async def test_forged_or_broken_button_payloads_are_refused_politely(engine, db,
     await c.say("airtime 100 for 08031234567")
     assert (await c.press(payload)).strip()
     assert "₦10,000.00" in await c.say("balance")
+
+
+async def test_a_one_to_one_gift_link_is_claimed_and_paid_from_the_senders_wallet(engine, db) -> None:
+    sender, friend = chat(engine, country="NG"), chat(engine, country="NG")
+    text = await sender.say("gift 500 to 08031234567")
+    assert "Gift ₦500.00 to +234 803 123 4567" in text
+    await sender.press(sender.last_choice("giftok:"))
+    link = sender.transcript[-1].link
+    assert link is not None and link.startswith("start:")
+
+    text = await friend.say(f"claim {link.removeprefix('start:')}")
+    assert "sent you ₦500.00 airtime" in text
+    await friend.say("08031234567")
+    assert "✅ Delivered: ₦500.00 MTN airtime" in await friend.receipts()
+    assert "received your gift" in await sender.receipts()
+
+    await friend.say(f"claim {link.removeprefix('start:')}")  # a second claim moves nothing
+    await friend.receipts()
+    assert (await sender.wallet(db, "NGN")).posted == 950_000
+    assert (await friend.wallet(db, "NGN")).posted == 1_000_000
+    await assert_ledger_balanced(db)
