@@ -34,7 +34,7 @@ from domain.ports import (
     WebhookNotice,
 )
 from payments.gateways import (
-    HttpClient,
+    GatewayClient,
     customer_email,
     forged,
     header,
@@ -68,7 +68,7 @@ def verify_headers(secret_hash: str, body: bytes, headers: Mapping[str, str]) ->
     return None
 
 
-class FlutterwaveGateway:
+class FlutterwaveGateway(GatewayClient):
     """``PaymentGateway`` backed by Flutterwave v3 (or ``payments.sandbox.flutterwave``)."""
 
     name = "flutterwave"
@@ -83,18 +83,10 @@ class FlutterwaveGateway:
         timeout: float = 15.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, session)
         self._secret_key = secret_key
         self._secret_hash = secret_hash
         self._redirect_url = redirect_url
-        self._client = HttpClient(timeout, session)
-
-    def __repr__(self) -> str:
-        return f"FlutterwaveGateway(base_url={self._base_url!r})"
-
-    async def close(self) -> None:
-        """Close the HTTP session if this gateway opened it."""
-        await self._client.close()
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._secret_key}"}

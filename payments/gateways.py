@@ -49,6 +49,21 @@ class HttpClient:
             self._session = None
 
 
+class GatewayClient:
+    """What every gateway adapter holds: its API base URL and an HTTP client it may own."""
+
+    def __init__(self, base_url: str, timeout: float, session: aiohttp.ClientSession | None) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._client = HttpClient(timeout, session)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._base_url!r})"
+
+    async def close(self) -> None:
+        """Close the HTTP session if this gateway opened it."""
+        await self._client.close()
+
+
 def header(headers: Mapping[str, str], name: str) -> str:
     """A header's value, case-insensitively ('' when absent)."""
     wanted = name.lower()

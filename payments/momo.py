@@ -33,7 +33,7 @@ from domain.ports import (
     PaymentStatus,
     WebhookNotice,
 )
-from payments.gateways import HttpClient, json_object, major_to_minor, text_or_none
+from payments.gateways import GatewayClient, json_object, major_to_minor, text_or_none
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ _STATUS = {
 }
 
 
-class MomoGateway:
+class MomoGateway(GatewayClient):
     """``PaymentGateway`` backed by MTN MoMo collections (or ``payments.sandbox.momo``)."""
 
     name = "momo"
@@ -63,22 +63,17 @@ class MomoGateway:
         timeout: float = 15.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, session)
         self._subscription_key = subscription_key
         self._api_user = api_user
         self._api_key = api_key
         self._environment = target_environment
         self._callback_url = callback_url
-        self._client = HttpClient(timeout, session)
         self._token: str | None = None
         self._token_expires = 0.0
 
     def __repr__(self) -> str:
         return f"MomoGateway(base_url={self._base_url!r}, environment={self._environment!r})"
-
-    async def close(self) -> None:
-        """Close the HTTP session if this gateway opened it."""
-        await self._client.close()
 
     async def _access_token(self) -> str:
         if self._token is not None and time.monotonic() < self._token_expires:

@@ -33,7 +33,7 @@ from domain.ports import (
     PaymentStatus,
     WebhookNotice,
 )
-from payments.gateways import HttpClient, json_object, text_or_none
+from payments.gateways import GatewayClient, json_object, text_or_none
 
 #: The web handler passes the notification URL's query string in this pseudo-header.
 QUERY_HEADER = "x-webhook-query"
@@ -44,7 +44,7 @@ _STATUS = {
 }
 
 
-class OrangeGateway:
+class OrangeGateway(GatewayClient):
     """``PaymentGateway`` backed by Orange Money Web Payment (or ``payments.sandbox.orange``)."""
 
     name = "orange"
@@ -63,7 +63,7 @@ class OrangeGateway:
         timeout: float = 15.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, session)
         self._client_id = client_id
         self._client_secret = client_secret
         self._merchant_key = merchant_key
@@ -71,16 +71,11 @@ class OrangeGateway:
         self._currency_override = currency_override
         self._notif_url = notif_url
         self._return_url = return_url
-        self._client = HttpClient(timeout, session)
         self._token: str | None = None
         self._token_expires = 0.0
 
     def __repr__(self) -> str:
         return f"OrangeGateway(base_url={self._base_url!r}, environment={self._environment!r})"
-
-    async def close(self) -> None:
-        """Close the HTTP session if this gateway opened it."""
-        await self._client.close()
 
     def _path(self, name: str) -> str:
         return f"{self._base_url}/orange-money-webpay/{self._environment}/v1/{name}"

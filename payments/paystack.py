@@ -29,7 +29,14 @@ from domain.ports import (
     PaymentStatus,
     WebhookNotice,
 )
-from payments.gateways import HttpClient, customer_email, forged, header, json_object, text_or_none
+from payments.gateways import (
+    GatewayClient,
+    customer_email,
+    forged,
+    header,
+    json_object,
+    text_or_none,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +70,7 @@ def sign(secret_key: str, body: bytes) -> str:
     return hmac.new(secret_key.encode(), body, hashlib.sha512).hexdigest()
 
 
-class PaystackGateway:
+class PaystackGateway(GatewayClient):
     """``PaymentGateway`` backed by Paystack (or ``payments.sandbox.paystack``)."""
 
     name = "paystack"
@@ -77,17 +84,9 @@ class PaystackGateway:
         timeout: float = 15.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, session)
         self._secret_key = secret_key
         self._callback_url = callback_url
-        self._client = HttpClient(timeout, session)
-
-    def __repr__(self) -> str:
-        return f"PaystackGateway(base_url={self._base_url!r})"
-
-    async def close(self) -> None:
-        """Close the HTTP session if this gateway opened it."""
-        await self._client.close()
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._secret_key}"}
