@@ -8,25 +8,24 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
+from bots.duties import run_forever
+
 log = logging.getLogger(__name__)
 
 
-async def _repeat(name: str, job: Callable[[], Awaitable[object]], every_seconds: float) -> None:
-    while True:
-        try:
-            result = await job()
-            if result:
-                log.info("%s: %s", name, result)
-        except Exception:  # one failed pass must not stop the job
-            log.exception("%s pass failed", name)
-        await asyncio.sleep(every_seconds)
+def _logging(name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    async def tick() -> None:
+        if result := await job():
+            log.info("%s: %s", name, result)
+
+    return tick
 
 
 def run_every(
     stack: AsyncExitStack, name: str, every_seconds: float, job: Callable[[], Awaitable[object]]
 ) -> None:
     """Run ``job`` every ``every_seconds`` until ``stack`` closes."""
-    task = asyncio.create_task(_repeat(name, job, every_seconds), name=name)
+    task = asyncio.create_task(run_forever(name, _logging(name, job), every_seconds), name=name)
 
     async def stop() -> None:
         task.cancel()

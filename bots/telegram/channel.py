@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 
+from bots.duties import run_forever
 from bots.ingress import BackgroundTasks, Inbox
 from bots.outbox import Failed, Outbox, Outcome, RetryLater, Sent, backoff
 from bots.pacing import Limit, LocalPacer, Pacer
@@ -395,12 +396,7 @@ class TelegramChannel:
 
     async def run(self) -> None:
         """Background duties forever: retries, receipts, paced sends."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("telegram background pass failed")
-            await asyncio.sleep(self.config.poll_seconds)
+        await run_forever("telegram", self.tick, self.config.poll_seconds)
 
     async def close(self) -> None:
         """Let running work finish briefly, then close HTTP connections."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hashlib
 import json
@@ -17,6 +16,7 @@ from pywa_async.errors import WhatsAppError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bots.duties import run_forever
 from bots.ingress import BackgroundTasks, Inbox, Item
 from bots.outbox import Failed, Outbox, Outcome, RetryLater, SendAgain, Sent, backoff
 from bots.whatsapp import graph
@@ -383,12 +383,7 @@ class WhatsAppChannel:
 
     async def run(self) -> None:
         """Background duties forever: retries, receipts, paced sends."""
-        while True:
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("whatsapp background pass failed")
-            await asyncio.sleep(self.config.poll_seconds)
+        await run_forever("whatsapp", self.tick, self.config.poll_seconds)
 
     async def close(self) -> None:
         """Let running work finish briefly, then close HTTP connections."""
