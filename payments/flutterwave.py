@@ -47,7 +47,13 @@ log = logging.getLogger(__name__)
 
 #: Countries whose wallets Flutterwave funds by francophone mobile money rather than a checkout page.
 FRANCO_COUNTRIES = frozenset({"SN", "CI", "BF", "CM"})
-_FAILED = frozenset({"failed", "cancelled", "canceled", "error"})
+_STATUS = {
+    "successful": PaymentStatus.SUCCESSFUL,
+    "failed": PaymentStatus.FAILED,
+    "cancelled": PaymentStatus.FAILED,
+    "canceled": PaymentStatus.FAILED,
+    "error": PaymentStatus.FAILED,
+}
 
 
 def signature(secret_hash: str, body: bytes) -> str:
@@ -189,12 +195,7 @@ def _success_data(status: int, reply: Any) -> dict[str, Any]:
 def check_from_transaction(data: dict[str, Any]) -> PaymentCheck:
     """A Flutterwave transaction object as a ``PaymentCheck``."""
     raw_status = str(data.get("status", "")).lower()
-    if raw_status == "successful":
-        status = PaymentStatus.SUCCESSFUL
-    elif raw_status in _FAILED:
-        status = PaymentStatus.FAILED
-    else:
-        status = PaymentStatus.PENDING
+    status = _STATUS.get(raw_status, PaymentStatus.PENDING)
     currency = text_or_none(data.get("currency"))
     return PaymentCheck(
         status=status,

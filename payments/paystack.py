@@ -43,7 +43,11 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "x-paystack-signature"
 #: Paystack amounts always carry two decimal places (subunits).
 SUBUNIT_DIGITS = 2
-_FAILED = frozenset({"failed", "reversed"})
+_STATUS = {
+    "success": PaymentStatus.SUCCESSFUL,
+    "failed": PaymentStatus.FAILED,
+    "reversed": PaymentStatus.FAILED,
+}
 
 
 def to_subunits(amount: Money) -> int:
@@ -154,12 +158,7 @@ class PaystackGateway(GatewayClient):
 def check_from_transaction(data: dict[str, Any]) -> PaymentCheck:
     """A Paystack transaction object as a ``PaymentCheck``."""
     raw_status = str(data.get("status", "")).lower()
-    if raw_status == "success":
-        status = PaymentStatus.SUCCESSFUL
-    elif raw_status in _FAILED:
-        status = PaymentStatus.FAILED
-    else:
-        status = PaymentStatus.PENDING
+    status = _STATUS.get(raw_status, PaymentStatus.PENDING)
     currency = text_or_none(data.get("currency"))
     return PaymentCheck(
         status=status,
