@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import time
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -62,6 +64,40 @@ class GatewayClient:
     async def close(self) -> None:
         """Close the HTTP session if this gateway opened it."""
         await self._client.close()
+
+
+class BearerToken:
+    """An OAuth client-credentials token (Basic auth), reused until a minute before it expires."""
+
+    def __init__(
+        self,
+        who: str,
+        url: str,
+        user: str,
+        secret: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> None:
+        self._who, self._url, self._form = who, url, dict(form) if form else None
+        basic = base64.b64encode(f"{user}:{secret}".encode()).decode()
+        self._headers = {"Authorization": f"Basic {basic}", **(headers or {})}
+        self._token: str | None = None
+        self._expires = 0.0
+
+    async def get(self, client: HttpClient) -> str:
+        """The current token, fetching a new one when there is none or it is about to expire."""
+        if self._token is not None and time.monotonic() < self._expires:
+            return self._token
+        status, reply = await client.json_call(
+            self._who, "POST", self._url, data=self._form, headers=self._headers
+        )
+        if status != 200 or not isinstance(reply, dict) or not reply.get("access_token"):
+            raise PaymentGatewayError(f"{self._who} token refused: HTTP {status}")
+        self._token = str(reply["access_token"])
+        expires_in = float(reply.get("expires_in", 3600) or 3600)
+        self._expires = time.monotonic() + max(expires_in - 60.0, 1.0)
+        return self._token
 
 
 def header(headers: Mapping[str, str], name: str) -> str:

@@ -15,10 +15,8 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +31,7 @@ from domain.ports import (
     PaymentStatus,
     WebhookNotice,
 )
-from payments.gateways import GatewayClient, json_object, major_to_minor, text_or_none
+from payments.gateways import BearerToken, GatewayClient, json_object, major_to_minor, text_or_none
 
 log = logging.getLogger(__name__)
 
@@ -65,38 +63,22 @@ class MomoGateway(GatewayClient):
     ) -> None:
         super().__init__(base_url, timeout, session)
         self._subscription_key = subscription_key
-        self._api_user = api_user
-        self._api_key = api_key
         self._environment = target_environment
         self._callback_url = callback_url
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._token = BearerToken(
+            "momo",
+            f"{self._base_url}/collection/token/",
+            api_user,
+            api_key,
+            headers={"Ocp-Apim-Subscription-Key": subscription_key},
+        )
 
     def __repr__(self) -> str:
         return f"MomoGateway(base_url={self._base_url!r}, environment={self._environment!r})"
 
-    async def _access_token(self) -> str:
-        if self._token is not None and time.monotonic() < self._token_expires:
-            return self._token
-        async with self._client.http().post(
-            f"{self._base_url}/collection/token/",
-            headers={
-                "Authorization": "Basic "
-                + base64.b64encode(f"{self._api_user}:{self._api_key}".encode()).decode(),
-                "Ocp-Apim-Subscription-Key": self._subscription_key,
-            },
-        ) as response:
-            reply = await response.json(content_type=None)
-            if response.status != 200 or not isinstance(reply, dict) or not reply.get("access_token"):
-                raise PaymentGatewayError(f"momo token refused: HTTP {response.status}")
-        self._token = str(reply["access_token"])
-        expires_in = float(reply.get("expires_in", 3600) or 3600)
-        self._token_expires = time.monotonic() + max(expires_in - 60.0, 1.0)
-        return self._token
-
     async def _headers(self) -> dict[str, str]:
         return {
-            "Authorization": f"Bearer {await self._access_token()}",
+            "Authorization": f"Bearer {await self._token.get(self._client)}",
             "X-Target-Environment": self._environment,
             "Ocp-Apim-Subscription-Key": self._subscription_key,
         }

@@ -15,9 +15,7 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,7 +31,7 @@ from domain.ports import (
     PaymentStatus,
     WebhookNotice,
 )
-from payments.gateways import GatewayClient, json_object, text_or_none
+from payments.gateways import BearerToken, GatewayClient, json_object, text_or_none
 
 #: The web handler passes the notification URL's query string in this pseudo-header.
 QUERY_HEADER = "x-webhook-query"
@@ -64,15 +62,18 @@ class OrangeGateway(GatewayClient):
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         super().__init__(base_url, timeout, session)
-        self._client_id = client_id
-        self._client_secret = client_secret
         self._merchant_key = merchant_key
         self._environment = environment
         self._currency_override = currency_override
         self._notif_url = notif_url
         self._return_url = return_url
-        self._token: str | None = None
-        self._token_expires = 0.0
+        self._token = BearerToken(
+            "orange",
+            f"{self._base_url}/oauth/v3/token",
+            client_id,
+            client_secret,
+            form={"grant_type": "client_credentials"},
+        )
 
     def __repr__(self) -> str:
         return f"OrangeGateway(base_url={self._base_url!r}, environment={self._environment!r})"
@@ -80,26 +81,12 @@ class OrangeGateway(GatewayClient):
     def _path(self, name: str) -> str:
         return f"{self._base_url}/orange-money-webpay/{self._environment}/v1/{name}"
 
-    async def _access_token(self) -> str:
-        if self._token is not None and time.monotonic() < self._token_expires:
-            return self._token
-        basic = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode()
-        async with self._client.http().post(
-            f"{self._base_url}/oauth/v3/token",
-            data={"grant_type": "client_credentials"},
-            headers={"Authorization": f"Basic {basic}"},
-        ) as response:
-            reply = await response.json(content_type=None)
-            if response.status != 200 or not isinstance(reply, dict) or not reply.get("access_token"):
-                raise PaymentGatewayError(f"orange token refused: HTTP {response.status}")
-        self._token = str(reply["access_token"])
-        self._token_expires = time.monotonic() + max(float(reply.get("expires_in", 3600) or 3600) - 60.0, 1.0)
-        return self._token
-
     async def _post(self, name: str, body: dict[str, Any]) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {await self._access_token()}", "Accept": "application/json"}
-        async with self._client.http().post(self._path(name), json=body, headers=headers) as response:
-            return response.status, await response.json(content_type=None)
+        headers = {
+            "Authorization": f"Bearer {await self._token.get(self._client)}",
+            "Accept": "application/json",
+        }
+        return await self._client.json_call("orange", "POST", self._path(name), json=body, headers=headers)
 
     def _amount(self, amount: Money) -> int:
         return int(to_major(amount.minor, amount.currency))
@@ -119,10 +106,7 @@ class OrangeGateway(GatewayClient):
             "lang": "fr",
             "reference": "NexusTop",
         }
-        try:
-            status, reply = await self._post("webpayment", body)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            raise PaymentGatewayError(f"orange unreachable: {type(error).__name__}") from error
+        status, reply = await self._post("webpayment", body)
         url = text_or_none(reply.get("payment_url")) if isinstance(reply, dict) else None
         token = text_or_none(reply.get("pay_token")) if isinstance(reply, dict) else None
         if status not in (200, 201) or url is None or token is None:
@@ -138,8 +122,8 @@ class OrangeGateway(GatewayClient):
         body = {"order_id": reference, "amount": self._amount(amount), "pay_token": gateway_reference}
         try:
             status, reply = await self._post("transactionstatus", body)
-        except (aiohttp.ClientError, TimeoutError, ValueError, PaymentGatewayError) as error:
-            return PaymentCheck(PaymentStatus.PENDING, detail=f"status query failed: {type(error).__name__}")
+        except PaymentGatewayError as error:
+            return PaymentCheck(PaymentStatus.PENDING, detail=f"status query failed: {error}")
         if status == 404:
             return PaymentCheck(PaymentStatus.NOT_FOUND, detail="orange: unknown transaction")
         if status not in (200, 201) or not isinstance(reply, dict):
