@@ -37,6 +37,8 @@ class InboundMessage:
     target_user_id: str | None = None
     """In a group, the channel id of the person the message addresses (replied to, text-mentioned)."""
     target_name: str | None = None
+    username: str | None = None
+    """The sender's handle on the channel, without the ``@`` (Telegram usernames)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,11 @@ class Reply:
     link: str | None = None
     """A URL, or ``start:<token>`` for a deep link into a private chat with the bot."""
     link_title: str = ""
+    forget_inbound: bool = False
+    """The message this answers held a secret (a PIN): it is redacted from the transcript, and
+    channels that can (Telegram) delete it from the chat."""
+    request_contact: bool = False
+    """Offer the channel's own "share my phone number" button where it has one (Telegram)."""
 
     def choices(self) -> tuple[Button | ListRow, ...]:
         """Every tappable choice this reply offers."""

@@ -72,6 +72,8 @@ class Identity(Base):
     """The channel's business-scoped id for the user when it has one (WhatsApp's BSUID)."""
     parent_scoped_user_id: Mapped[str | None] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(128))
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The channel's handle for the user, lower-cased, without the ``@`` (Telegram usernames)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -341,7 +343,10 @@ class Notification(Base):
     """Something to tell a user (a receipt, a refund), written in the same transaction as its cause."""
 
     __tablename__ = "notifications"
-    __table_args__ = (UniqueConstraint("kind", "order_id", name="uq_notification_kind_order"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "order_id", name="uq_notification_kind_order"),
+        UniqueConstraint("kind", "money_transfer_id", name="uq_notification_kind_transfer"),
+    )
 
     id: Mapped[int] = mapped_column(IdType, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -350,6 +355,8 @@ class Notification(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
     """Set for wallet-funding notifications (``wallet_funded``, ``funding_failed``)."""
+    money_transfer_id: Mapped[int | None] = mapped_column(ForeignKey("money_transfers.id"), index=True)
+    """Set for notifications about a transfer or payout (``transfer_received``, ``payout_failed``…)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(index=True)
 
@@ -496,3 +503,116 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     """The previous line's ``hash`` (64 zeros for the first): UNIQUE, so the chain cannot fork."""
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Credential(Base):
+    """A user's transaction PIN (argon2id of the peppered PIN) and its lockout state."""
+
+    __tablename__ = "credentials"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    pin_hash: Mapped[str | None] = mapped_column(String(256))
+    """None until the user sets a PIN (and again after a reset is started)."""
+    pin_set_at: Mapped[datetime | None] = mapped_column()
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Consecutive wrong PINs; reaching the limit locks money-out until ``locked_until``."""
+    locked_until: Mapped[datetime | None] = mapped_column()
+    reset_at: Mapped[datetime | None] = mapped_column()
+    """When the PIN was last reset: money-out cools off for a while after it."""
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KycProfile(Base):
+    """How well we know a user: their KYC tier and the identity numbers that earned it.
+
+    Identity numbers are never stored in clear: a keyed hash (to recognise the same number again)
+    and the last digits (for support) only.
+    """
+
+    __tablename__ = "kyc_profiles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    tier: Mapped[int] = mapped_column(Integer, default=0)
+    bvn_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    bvn_last4: Mapped[str | None] = mapped_column(String(4))
+    nin_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    nin_last4: Mapped[str | None] = mapped_column(String(4))
+    verified_name: Mapped[str | None] = mapped_column(String(128))
+    """The name the identity verifier returned."""
+    verified_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MoneyTransfer(Base):
+    """Money a user sends out: to another wallet (P2P), as a claimable link, or to a bank or mobile money.
+
+    ``reference`` is the idempotency key everywhere: of the request, of the ledger transfers
+    (``xfer:<reference>…``) and, for payouts, at the gateway.
+    """
+
+    __tablename__ = "money_transfers"
+    __table_args__ = (
+        Index("ix_money_transfers_state_next_check", "state", "next_check_at"),
+        Index("ix_money_transfers_sender_created", "sender_user_id", "created_at"),
+        CheckConstraint("amount > 0", name="positive_amount"),
+    )
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    """``p2p`` (to a user with us), ``claimable`` (to a number not with us), ``bank``, ``mobile_money``."""
+    sender_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sender_conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    recipient_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    recipient_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    """E.164: the P2P or claimable recipient, or the mobile-money number paid out to."""
+    recipient_name: Mapped[str | None] = mapped_column(String(128))
+    """The account name a lookup returned (payouts), or the recipient's name as we know it."""
+    bank_code: Mapped[str | None] = mapped_column(String(16))
+    account_number: Mapped[str | None] = mapped_column(String(32))
+    country: Mapped[str] = mapped_column(String(2))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    state: Mapped[str] = mapped_column(String(12))
+    """See ``domain.transfers.TransferState``."""
+    claim_token: Mapped[str | None] = mapped_column(String(32), unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    gateway: Mapped[str | None] = mapped_column(String(16))
+    gateway_reference: Mapped[str | None] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column()
+    review_reason: Mapped[str | None] = mapped_column(String(64))
+    """Why the fraud checks held it for a person to look at."""
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+
+
+class MoneyTransferEvent(Base):
+    """One step in a transfer's status history."""
+
+    __tablename__ = "money_transfer_events"
+
+    id: Mapped[int] = mapped_column(IdType, primary_key=True)
+    money_transfer_id: Mapped[int] = mapped_column(ForeignKey("money_transfers.id"), index=True)
+    state: Mapped[str] = mapped_column(String(12))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class VelocityCounter(Base):
+    """How many transfers, and how much money, one subject moved in one time window.
+
+    ``key`` names subject, direction and window, e.g. ``out:u42:d20261127`` or
+    ``to:+2348031234567:h2026112714``; one upsert per transfer keeps limits O(1) to check.
+    """
+
+    __tablename__ = "velocity_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    """After this the window is over and the row may be deleted."""

@@ -145,3 +145,142 @@ class PaymentGateway(Protocol):
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
         """Check a webhook's signature and read its key and reference; never raises."""
         ...
+
+
+class PayoutStatus(StrEnum):
+    """What a gateway's transfer API says about one of our payouts."""
+
+    SUCCEEDED = "succeeded"
+    """The money reached the account (it may still be reversed later)."""
+    FAILED = "failed"
+    """Definitely not paid (rejected, invalid account, insufficient balance at the gateway)."""
+    REVERSED = "reversed"
+    """Paid, then returned by the receiving bank or wallet: the money is back with the gateway."""
+    PENDING = "pending"
+    """Not final yet, or the gateway could not be asked (timeout, 5xx): ask again later."""
+    NOT_FOUND = "not_found"
+    """The gateway has no transfer under this reference: it never received the request."""
+
+
+class PayoutKind(StrEnum):
+    """Where a payout goes."""
+
+    BANK = "bank"
+    MOBILE_MONEY = "mobile_money"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutDestination:
+    """A bank account or mobile-money wallet to pay out to."""
+
+    kind: PayoutKind
+    country: str
+    currency: str
+    account_number: str
+    """A NUBAN or other account number; for mobile money the wallet's number in E.164."""
+    bank_code: str | None = None
+    """The bank's code at the gateway (NIP code in Nigeria); the network id for mobile money."""
+
+
+class LookupStatus(StrEnum):
+    """What an account-name lookup found."""
+
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    """No such account: tell the user, send nothing."""
+    UNAVAILABLE = "unavailable"
+    """The lookup service did not answer: try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLookup:
+    """The account holder's name, as the bank or wallet provider has it."""
+
+    status: LookupStatus
+    account_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    """Pay ``amount`` to ``destination`` under our ``reference`` (the gateway's idempotency key)."""
+
+    reference: str
+    amount: Money
+    destination: PayoutDestination
+    account_name: str
+    narration: str = "NexusTop transfer"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutCheck:
+    """A gateway's answer about one payout, in our units (``amount_minor`` None when it gave none)."""
+
+    status: PayoutStatus
+    reference: str | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    gateway_reference: str | None = None
+    detail: str = ""
+
+
+class PayoutGateway(Protocol):
+    """A gateway's transfer (disbursement) API: pays money out of our balance there to users' accounts."""
+
+    name: str
+
+    def supports(self, destination: PayoutDestination) -> bool:
+        """True when this gateway can pay out to such a destination."""
+        ...
+
+    async def lookup_account(self, destination: PayoutDestination) -> AccountLookup:
+        """The account holder's name; never raises (``UNAVAILABLE`` when it could not ask)."""
+        ...
+
+    async def send_payout(self, request: PayoutRequest) -> PayoutCheck:
+        """Start a payout; a reused reference must never pay twice. Never raises: unknown → PENDING."""
+        ...
+
+    async def query_payout(self, reference: str) -> PayoutCheck:
+        """Ask what became of the payout under ``reference``; never raises (unknown → PENDING)."""
+        ...
+
+    def parse_payout_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
+        """Check a transfer webhook's signature and read its key and reference; never raises."""
+        ...
+
+
+class IdentityKind(StrEnum):
+    """National identity numbers a user can verify with."""
+
+    BVN = "bvn"
+    """Nigeria's Bank Verification Number (11 digits)."""
+    NIN = "nin"
+    """Nigeria's National Identification Number (11 digits)."""
+    NATIONAL_ID = "national_id"
+    """Another country's national ID card number (Ghana Card, CNI/CEDEAO card…)."""
+
+
+class IdentityStatus(StrEnum):
+    """What an identity verifier found."""
+
+    MATCHED = "matched"
+    NOT_FOUND = "not_found"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityCheck:
+    """An identity verifier's answer: the registered holder's name and phone when it matched."""
+
+    status: IdentityStatus
+    full_name: str | None = None
+    phone: str | None = None
+    """The phone number registered with the identity (E.164), when the registry has one."""
+
+
+class IdentityVerifier(Protocol):
+    """Looks identity numbers up in the national registry (NIBSS for BVN, NIMC for NIN…)."""
+
+    async def verify(self, kind: IdentityKind, number: str, country: str) -> IdentityCheck:
+        """Look ``number`` up; never raises (``UNAVAILABLE`` when the registry did not answer)."""
+        ...
