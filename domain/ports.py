@@ -244,8 +244,12 @@ class PayoutGateway(Protocol):
         """Ask what became of the payout under ``reference``; never raises (unknown → PENDING)."""
         ...
 
-    def parse_payout_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookNotice:
-        """Check a transfer webhook's signature and read its key and reference; never raises."""
+    def parse_payout_webhook(self, body: bytes, headers: Mapping[str, str]) -> WebhookNotice | None:
+        """A transfer webhook's key, reference and signature verdict; None when it is not about a payout.
+
+        The gateway posts payment and transfer events to the same URL: ``None`` hands the body
+        on to wallet funding. Never raises.
+        """
         ...
 
 
