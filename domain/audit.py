@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.models import AuditEntry, utcnow
@@ -47,28 +48,57 @@ def line_hash(prev_hash: str, at: datetime, actor: str, action: str, subject: st
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One thing to record: who did what to what, with details."""
+
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+_audit = cast(Table, AuditEntry.__table__)
+_LAST_HASH = select(_audit.c.hash).order_by(_audit.c.id.desc()).limit(1)
+_APPEND = insert(_audit)
+_SERIALIZE = text("SELECT pg_advisory_xact_lock(:key)")
+
+
+async def record_many(session: AsyncSession, lines: Sequence[Line]) -> None:
+    """Append lines to the audit log in order, in the caller's transaction (one lock for them all)."""
+    if not lines:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(_SERIALIZE, {"key": _LOCK_KEY})
+    prev_hash = (await connection.execute(_LAST_HASH)).scalar() or GENESIS
+    at = utcnow()
+    rows = []
+    for line in lines:
+        actor, action, subject = line.actor[:128], line.action[:64], line.subject[:128]
+        body = canonical(line.details)
+        digest = line_hash(prev_hash, at, actor, action, subject, body)
+        rows.append(
+            {
+                "created_at": at,
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "details": body,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    # Rows are inserted in list order, so ids follow the chain (``verify`` walks by id).
+    await connection.execute(_APPEND, rows)
+
+
 async def record(
     session: AsyncSession, actor: str, action: str, subject: str, details: dict[str, Any] | None = None
-) -> AuditEntry:
+) -> None:
     """Append one line to the audit log, in the caller's transaction (it commits or not with it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
-    prev = await session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    prev_hash = prev or GENESIS
-    at = utcnow()
-    body = canonical(details or {})
-    entry = AuditEntry(
-        created_at=at,
-        actor=actor[:128],
-        action=action[:64],
-        subject=subject[:128],
-        details=body,
-        prev_hash=prev_hash,
-        hash=line_hash(prev_hash, at, actor[:128], action[:64], subject[:128], body),
-    )
-    session.add(entry)
-    await session.flush()
-    return entry
+    await record_many(session, [Line(actor, action, subject, details or {})])
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,11 +82,17 @@ class Country:
     """Payment gateways that fund wallets here, preferred first (``paystack``, ``flutterwave``, ``momo``…)."""
     funding_min: Money = NO_MONEY
     funding_max: Money = NO_MONEY
+    payouts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Payout kind (``bank``, ``mobile_money``) → gateways that pay out to it here, preferred first."""
 
     @property
     def default_language(self) -> str:
         """The language new users here get until they choose another."""
         return self.languages[0]
+
+    def payout_gateways(self, kind: str) -> tuple[str, ...]:
+        """Gateways that pay out to ``kind`` (a ``PayoutKind``) here, preferred first; () when none."""
+        return next((gateways for name, gateways in self.payouts if name == kind), ())
 
     def network(self, network_id: str) -> Network | None:
         """Return the network with ``network_id`` (case-insensitive)."""
@@ -145,6 +151,7 @@ def _country(code: str, raw: dict[str, Any]) -> Country:
         funding_gateways=tuple(raw.get("funding", {}).get("gateways", ())),
         funding_min=_money(raw.get("funding", {}).get("min", 0), currency),
         funding_max=_money(raw.get("funding", {}).get("max", 0), currency),
+        payouts=tuple((kind, tuple(names)) for kind, names in raw.get("payouts", {}).items()),
     )
 
 

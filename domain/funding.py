@@ -28,7 +28,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import ledger
+from domain import kyc, ledger
 from domain.countries import Country
 from domain.database import Database
 from domain.models import Notification, Payment, PaymentEvent, utcnow
@@ -103,6 +103,21 @@ class NoGateway(FundingProblem):
 
 class GatewayUnavailable(FundingProblem):
     """The gateway could not start the payment now."""
+
+
+class KycLimitReached(FundingProblem):
+    """The top-up would take the wallet above its KYC tier's balance cap or monthly top-up cap.
+
+    ``limit`` says which cap, ``cap`` its amount, ``room`` what may still be added under it now
+    (possibly nothing) and ``tier`` the user's tier, so the reply can say what verifying raises.
+    """
+
+    def __init__(self, headroom: kyc.Headroom) -> None:
+        super().__init__(f"{headroom.limit}: at most {headroom.room} more (tier {headroom.tier})")
+        self.limit = headroom.limit
+        self.cap = headroom.cap
+        self.room = headroom.room
+        self.tier = headroom.tier
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,13 +210,18 @@ class FundingService:
         """Record a payment and ask the gateway for a link (or a prompt on the payer's phone).
 
         Runs in the caller's transaction. A gateway that cannot be reached leaves the payment
-        pending (the poller finds out whether it exists) and raises ``GatewayUnavailable``.
+        pending (the poller finds out whether it exists) and raises ``GatewayUnavailable``. A
+        top-up above the user's KYC caps (balance, monthly top-ups) raises ``KycLimitReached``.
         """
         name = self.gateway_for(country, gateway)
         if name is None:
             raise NoGateway(country.code)
         if not country.funding_min.minor <= amount.minor <= country.funding_max.minor:
             raise AmountOutOfRange(country.funding_min, country.funding_max)
+        # Checked when the payment starts: money already paid at the gateway is always credited.
+        headroom = await kyc.topup_room(session, user_id, country.code, amount.currency)
+        if headroom is not None and amount.minor > headroom.room.minor:
+            raise KycLimitReached(headroom)
         now = utcnow()
         payment = Payment(
             reference=new_reference(),

@@ -13,6 +13,10 @@ Money, in ledger transfers (each under an id bound to the gift, so every step is
   (``gift:<id>:<n>:refund``).
 * **expiry / decline** — the shares still pending are voided: the sender gets them back, once.
 
+A gift announced in a group is shown there in its latest state: every claim, the expiry and a
+decline queue a ``gift_status:<id>`` notification, which channels that can edit messages render
+as an edit of the announcement.
+
 Claims lock the gift row, so concurrent claims can never take more shares than there are; the
 ``(gift_id, user_id)`` and ``(gift_id, share)`` unique constraints back that up.
 """
@@ -40,8 +44,9 @@ from domain.orders import (
     new_reference,
 )
 
-#: Unclaimed gifts expire after this long unless the caller says otherwise (48 hours).
-DEFAULT_TTL_SECONDS = 48 * 3600.0
+#: Unclaimed gifts expire after this long unless the caller says otherwise.
+DEFAULT_TTL_HOURS = 48
+DEFAULT_TTL_SECONDS = DEFAULT_TTL_HOURS * 3600.0
 #: The most shares one giveaway may have.
 MAX_SHARES = 50
 #: The escrow account's name (``system:gifts:<CUR>``).
@@ -116,6 +121,7 @@ async def create_draft(
     recipient_channel_user_id: str | None = None,
     recipient_name: str | None = None,
     recipient_phone: str | None = None,
+    ttl_hours: int = DEFAULT_TTL_HOURS,
 ) -> Gift:
     """Record a gift the sender has asked for but not confirmed (no money moves yet)."""
     gift = Gift(
@@ -132,6 +138,7 @@ async def create_draft(
         shares=1,
         claimed=0,
         state=GiftState.DRAFT,
+        ttl_hours=ttl_hours,
     )
     session.add(gift)
     await session.flush()
@@ -352,6 +359,7 @@ async def claim(
     if share >= gift.shares:
         gift.state = GiftState.CLAIMED
         gift.resolved_at = now
+    _show(session, gift)
     await session.flush()
     return Claimed(row, order, created=True)
 
@@ -390,6 +398,21 @@ async def tell(
         )
 
 
+def _show(session: AsyncSession, gift: Gift) -> None:
+    """Queue a refresh of the gift's group announcement (gifts asked for in a group only)."""
+    if gift.origin_conversation_id in (None, gift.sender_conversation_id):
+        return
+    # One per change, never merged with an undelivered one: that one may be rendering right now
+    # from the state before this change.
+    session.add(
+        Notification(
+            user_id=gift.sender_user_id,
+            conversation_id=gift.origin_conversation_id,
+            kind=f"gift_status:{gift.id}",
+        )
+    )
+
+
 async def decline(
     session: AsyncSession, gift_id: int, channel: str, channel_user_id: str, user_id: int
 ) -> int:
@@ -401,6 +424,7 @@ async def decline(
     if gift.recipient_channel_user_id is None:
         raise GiftRefused(GiftProblem.NOT_YOURS)  # a giveaway is not anyone's to decline
     refunded = await _void_remaining(session, gift, GiftState.DECLINED)
+    _show(session, gift)
     await tell(session, gift.sender_user_id, gift.sender_conversation_id, f"gift_declined:{gift.id}")
     return refunded
 
@@ -412,6 +436,7 @@ async def expire(session: AsyncSession, gift_id: int, now: datetime | None = Non
     if gift.state != GiftState.ACTIVE or gift.expires_at is None or _aware(gift.expires_at) > moment:
         return 0
     refunded = await _void_remaining(session, gift, GiftState.EXPIRED)
+    _show(session, gift)
     if refunded:
         await tell(session, gift.sender_user_id, gift.sender_conversation_id, f"gift_expired:{gift.id}")
     return refunded

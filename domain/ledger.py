@@ -13,7 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -129,6 +130,92 @@ async def open_account(
     return account_id
 
 
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """An account to open if missing: its code, currency, owner and overdraft rule."""
+
+    code: str
+    currency: str
+    user_id: int | None = None
+    no_overdraft: bool = False
+
+
+def wallet_spec(user_id: int, currency: str) -> AccountSpec:
+    """A user's wallet in one currency (never below zero)."""
+    return AccountSpec(wallet_code(user_id, currency), currency, user_id, no_overdraft=True)
+
+
+def system_spec(name: str, currency: str) -> AccountSpec:
+    """A system account such as ``claims`` or ``payouts``."""
+    return AccountSpec(system_code(name, currency), currency)
+
+
+@dataclass(frozen=True, slots=True)
+class LockedAccount:
+    """An account locked for the rest of the transaction, with what it held when locked."""
+
+    id: int
+    available: int
+    """Credits posted minus debits posted and pending: what can be debited now."""
+    held: int
+    """Posted balance plus credits on their way in: what counts against a balance cap."""
+
+
+_accounts_table = cast(Table, Account.__table__)
+_LOCK_BY_CODES = (
+    select(
+        _accounts_table.c.code,
+        _accounts_table.c.id,
+        _accounts_table.c.credits_posted - _accounts_table.c.debits_posted - _accounts_table.c.debits_pending,
+        _accounts_table.c.credits_posted
+        - _accounts_table.c.debits_posted
+        + _accounts_table.c.credits_pending,
+    )
+    .where(_accounts_table.c.code.in_(bindparam("codes", expanding=True)))
+    .order_by(_accounts_table.c.id)
+    .with_for_update(key_share=True)
+)
+
+
+@cache
+def _open_statement(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (code) DO NOTHING`` for accounts (built once per dialect)."""
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    return insert(_accounts_table).on_conflict_do_nothing(index_elements=["code"])
+
+
+async def open_and_lock(session: AsyncSession, specs: Sequence[AccountSpec]) -> dict[str, LockedAccount]:
+    """Open the accounts that are missing, then lock them all in id order; by code.
+
+    Two statements whatever the number of accounts. Locks are taken in ascending id order, as
+    ``create_transfers`` takes them, so callers that lock up front cannot deadlock with it.
+    """
+    unique = {spec.code: spec for spec in specs}
+    if not unique:
+        return {}
+    now = utcnow()
+    connection = await session.connection()
+    await connection.execute(
+        _open_statement(connection.dialect.name),
+        [
+            {
+                "code": spec.code,
+                "currency": spec.currency,
+                "user_id": spec.user_id,
+                "debits_must_not_exceed_credits": spec.no_overdraft,
+                "debits_pending": 0,
+                "debits_posted": 0,
+                "credits_pending": 0,
+                "credits_posted": 0,
+                "created_at": now,
+            }
+            for spec in sorted(unique.values(), key=lambda s: s.code)
+        ],
+    )
+    rows = (await connection.execute(_LOCK_BY_CODES, {"codes": list(unique)})).all()
+    return {code: LockedAccount(account_id, int(avail), int(held)) for code, account_id, avail, held in rows}
+
+
 def wallet_code(user_id: int, currency: str) -> str:
     """The account code of a user's wallet in one currency."""
     return f"wallet:{user_id}:{currency}"
@@ -242,28 +329,31 @@ class _Snapshot:
         return self.credits_posted - self.debits_posted - self.debits_pending
 
 
+# NO KEY UPDATE: it does not conflict with the KEY SHARE locks that inserting transfer rows
+# (foreign keys to these accounts) takes, which FOR UPDATE would deadlock on.
+_LOCK_BY_IDS = (
+    select(
+        Account.id,
+        Account.currency,
+        Account.debits_must_not_exceed_credits,
+        Account.debits_pending,
+        Account.debits_posted,
+        Account.credits_pending,
+        Account.credits_posted,
+    )
+    .where(Account.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Account.id)
+    .with_for_update(key_share=True)
+)
+
+
 async def _lock_accounts(session: AsyncSession, ids: Iterable[int]) -> dict[int, _Snapshot]:
     """Lock the accounts in ascending id order (no deadlocks) and return their current totals."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    statement = (
-        select(
-            Account.id,
-            Account.currency,
-            Account.debits_must_not_exceed_credits,
-            Account.debits_pending,
-            Account.debits_posted,
-            Account.credits_pending,
-            Account.credits_posted,
-        )
-        .where(Account.id.in_(wanted))
-        .order_by(Account.id)
-        # NO KEY UPDATE: it does not conflict with the KEY SHARE locks that inserting transfer
-        # rows (foreign keys to these accounts) takes, which FOR UPDATE would deadlock on.
-        .with_for_update(key_share=True)
-    )
-    rows = (await session.execute(statement)).all()
+    connection = await session.connection()
+    rows = (await connection.execute(_LOCK_BY_IDS, {"ids": wanted})).all()
     return {row[0]: _Snapshot(*row) for row in rows}
 
 

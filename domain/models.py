@@ -318,6 +318,8 @@ class Gift(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column()
     resolved_at: Mapped[datetime | None] = mapped_column()
+    ttl_hours: Mapped[int | None] = mapped_column(Integer)
+    """How long the gift stays claimable once confirmed, fixed when it is asked for (the sender is told)."""
 
 
 class GiftClaim(Base):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
@@ -54,6 +55,36 @@ async def find_or_create_user(
     session.add(identity)
     await session.flush()
     return KnownUser(user=user, identity=identity, is_new=is_new)
+
+
+async def identity_by_username(session: AsyncSession, channel: str, username: str) -> Identity | None:
+    """The identity that last showed ``username`` (any case, with or without ``@``) on a channel."""
+    handle = username.removeprefix("@").lower()
+    return await session.scalar(
+        select(Identity)
+        .where(Identity.channel == channel, Identity.username == handle)
+        .order_by(Identity.id.desc())
+        .limit(1)
+    )
+
+
+async def record_phone(session: AsyncSession, user_id: int, phone: str) -> bool:
+    """Keep a number the channel vouches for (a shared contact) on a user who has none.
+
+    True when the user has that number now; False when it is someone else's (or the user has
+    another one): accounts are never merged here.
+    """
+    owner = await session.scalar(select(User.id).where(User.phone == phone))
+    if owner is not None:
+        return owner == user_id
+    try:
+        async with session.begin_nested():
+            result = await session.execute(
+                update(User).where(User.id == user_id, User.phone.is_(None)).values(phone=phone)
+            )
+    except IntegrityError:
+        return False  # another user took the number a moment ago
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def available_balance(session: AsyncSession, user_id: int, currency: str) -> int:
