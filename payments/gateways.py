@@ -1,4 +1,4 @@
-"""What the payment-gateway adapters share: an owned-or-borrowed aiohttp session, amounts, webhooks."""
+"""What the gateway adapters share: an owned-or-borrowed aiohttp session, amounts, webhooks, refusals."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import aiohttp
 
 from domain.money import MINOR_DIGITS, MoneyError, to_minor
-from domain.ports import PaymentGatewayError, WebhookNotice
+from domain.ports import PaymentGatewayError, PayoutCheck, PayoutStatus, WebhookNotice
 
 
 class HttpClient:
@@ -146,3 +146,22 @@ def text_or_none(value: object) -> str | None:
 def customer_email(customer_id: int) -> str:
     """Gateways require an email; chat users have none, so each gets a stable placeholder."""
     return f"user{customer_id}@customers.nexustop.app"
+
+
+def refused(status: int) -> bool:
+    """True for an HTTP status that is a definite "no": a 4xx other than timeouts and rate limits."""
+    return 400 <= status < 500 and status not in (408, 425, 429)
+
+
+async def settle_refusal(
+    query: Callable[[str], Awaitable[PayoutCheck]], reference: str, why: str
+) -> PayoutCheck:
+    """What a refused transfer request means: the gateway's transfer under ``reference`` if it has
+    one (the refusal was "duplicate reference"), else ``FAILED`` since nothing was paid.
+
+    Never sends again: a second send is exactly what a duplicate answer forbids.
+    """
+    check = await query(reference)
+    if check.status is PayoutStatus.NOT_FOUND:
+        return PayoutCheck(PayoutStatus.FAILED, reference=reference, detail=why[:200])
+    return check

@@ -1,4 +1,4 @@
-"""A Flutterwave v3 look-alike (aiohttp) for tests and demos: hosted links, franco mobile money, webhooks.
+"""A Flutterwave v3 look-alike (aiohttp) for tests and demos: checkout, franco mobile money, transfers.
 
 API (``Authorization: Bearer <secret key>`` or 401): ``POST /payments`` → ``data.link`` (the
 sandbox checkout page); ``POST /charges?type=mobile_money_franco`` → ``data{id, status:"pending"}``
@@ -10,6 +10,17 @@ Each settled payment (successful *or* failed, as Flutterwave does) sends ``charg
 the ``webhook_url`` knob with ``verif-hash: <secret hash>`` and ``flutterwave-signature`` =
 base64 HMAC-SHA256(secret hash, raw body). The ``style`` knob picks the body: ``v3`` (default)
 or the legacy flat ``v2``. Other knobs, paying and the checkout page: ``payments.sandbox.gateway``.
+
+Transfers: ``POST /accounts/resolve`` ``{account_number, account_bank}`` → ``data{account_number,
+account_name}`` (400 for an account ending ``0000``); ``POST /transfers`` ``{account_bank,
+account_number, amount, currency, narration, reference, beneficiary_name}`` → ``data{id, status,
+reference, amount…}`` (a reused reference: 400 ``Duplicate reference``); ``GET
+/transfers?reference=`` → ``data: [transfer]`` (``[]`` when unknown); ``GET /transfers/{id}``.
+Statuses ``NEW`` (pending), ``SUCCESSFUL``, ``FAILED``; the real API always answers ``NEW`` first,
+the sandbox answers the outcome at once except for ``2222``. Flutterwave has no reversal state: a
+``3333`` transfer turns ``FAILED`` ("reversed by the beneficiary bank"). Each outcome is sent as
+``transfer.completed`` (v3) or ``{"event.type": "Transfer", "transfer": {…}}`` (v2), signed like
+charge webhooks. Magic numbers and transfer knobs: ``payments.sandbox.transfers``.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -31,10 +43,15 @@ from payments.sandbox.gateway import (
     decimal_or_none,
     serve,
 )
+from payments.sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers
 
 SECRET_KEY = "FLWSECK_TEST-sandbox"
 SECRET_HASH = "sandbox-secret-hash"
 _CONFIG = web.AppKey("flutterwave_config", dict)
+
+
+def _major(amount: Decimal) -> int | float:
+    return float(amount) if amount != amount.to_integral_value() else int(amount)
 
 
 def transaction(payment: SandboxPayment) -> dict[str, Any]:
@@ -45,8 +62,8 @@ def transaction(payment: SandboxPayment) -> dict[str, Any]:
         "id": payment.id,
         "tx_ref": payment.reference,
         "flw_ref": f"FLW-SANDBOX-{payment.id}",
-        "amount": float(paid) if paid != paid.to_integral_value() else int(paid),
-        "charged_amount": float(paid) if paid != paid.to_integral_value() else int(paid),
+        "amount": _major(paid),
+        "charged_amount": _major(paid),
         "currency": payment.paid_currency or payment.currency,
         "app_fee": 0,
         "merchant_fee": 0,
@@ -56,6 +73,72 @@ def transaction(payment: SandboxPayment) -> dict[str, Any]:
         "created_at": datetime.now(UTC).isoformat(),
         "customer": {"email": payment.extra.get("email", "")},
     }
+
+
+def transfer_object(transfer: SandboxTransfer) -> dict[str, Any]:
+    """The Flutterwave transfer object for a transfer."""
+    status = {"success": "SUCCESSFUL", "failed": "FAILED", "reversed": "FAILED"}.get(transfer.status, "NEW")
+    message = {
+        "success": "Successful",
+        "failed": "DISBURSE FAILED: Account could not be credited",
+        "reversed": "DISBURSE FAILED: Transfer reversed by the beneficiary bank",
+    }.get(transfer.status, "")
+    return {
+        "id": transfer.id,
+        "account_number": transfer.account_number,
+        "bank_code": transfer.bank_code,
+        "full_name": transfer.account_name or transfer.extra.get("beneficiary_name", ""),
+        "created_at": transfer.created_at,
+        "currency": transfer.currency,
+        "debit_currency": transfer.extra.get("debit_currency") or transfer.currency,
+        "amount": _major(transfer.amount),
+        "fee": 0,
+        "status": status,
+        "reference": transfer.reference,
+        "meta": None,
+        "narration": transfer.extra.get("narration", ""),
+        "complete_message": message,
+        "requires_approval": 0,
+        "is_approved": 1,
+        "bank_name": f"Sandbox bank {transfer.bank_code}",
+    }
+
+
+def _sign(config: dict[str, Any], body: bytes) -> dict[str, str]:
+    secret_hash = str(config["secret_hash"])
+    digest = hmac.new(secret_hash.encode(), body, hashlib.sha256).digest()
+    return {"verif-hash": secret_hash, "flutterwave-signature": base64.b64encode(digest).decode()}
+
+
+def _transfer_webhook(config: dict[str, Any]) -> Any:
+    def build(transfer: SandboxTransfer) -> tuple[bytes, dict[str, str]] | None:
+        if transfer.status == "pending":
+            return None
+        data = transfer_object(transfer)
+        if config.get("style") == "v2":
+            legacy = {
+                "id": data["id"],
+                "accountNumber": data["account_number"],
+                "bankCode": data["bank_code"],
+                "fullName": data["full_name"],
+                "date_created": data["created_at"],
+                "currency": data["currency"],
+                "debitCurrency": data["debit_currency"],
+                "amount": data["amount"],
+                "fee": 0,
+                "status": data["status"],
+                "reference": data["reference"],
+                "narration": data["narration"],
+                "complete_message": data["complete_message"],
+            }
+            body = json.dumps({"event.type": "Transfer", "transfer": legacy}).encode()
+        else:
+            body = json.dumps(
+                {"event": "transfer.completed", "event.type": "Transfer", "data": data}
+            ).encode()
+        return body, _sign(config, body)
+
+    return build
 
 
 def _webhook(config: dict[str, Any]) -> Any:
@@ -78,9 +161,7 @@ def _webhook(config: dict[str, Any]) -> Any:
             body = json.dumps(
                 {"event": "charge.completed", "event.type": "CARD_TRANSACTION", "data": data}
             ).encode()
-        secret_hash = str(config["secret_hash"])
-        digest = hmac.new(secret_hash.encode(), body, hashlib.sha256).digest()
-        return body, {"verif-hash": secret_hash, "flutterwave-signature": base64.b64encode(digest).decode()}
+        return body, _sign(config, body)
 
     return build
 
@@ -177,13 +258,120 @@ async def verify_by_id(request: web.Request) -> web.Response:
     )
 
 
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+async def resolve_account(request: web.Request) -> web.Response:
+    """``POST /accounts/resolve``."""
+    if not _authorised(request):
+        return _error("Invalid authorization key", 401)
+    body = await _json_body(request)
+    number = str(body.get("account_number", "")) if body else ""
+    if body is None or not number.isdigit() or not body.get("account_bank"):
+        return _error("account_number and account_bank are required")
+    name = account_name(number)
+    if name is None:
+        return _error("Sorry, that account number is invalid, please check and try again")
+    return web.json_response(
+        {
+            "status": "success",
+            "message": "Account details fetched",
+            "data": {"account_number": number, "account_name": name},
+        }
+    )
+
+
+async def create_transfer(request: web.Request) -> web.Response:
+    """``POST /transfers``: one transfer per reference."""
+    if not _authorised(request):
+        return _error("Invalid authorization key", 401)
+    body = await _json_body(request)
+    if body is None:
+        return _error("Invalid JSON")
+    amount = decimal_or_none(body.get("amount"))
+    number, reference = str(body.get("account_number", "")), body.get("reference")
+    if amount is None or amount <= 0 or not number.isdigit() or not body.get("account_bank"):
+        return _error("account_bank, account_number and a positive amount are required")
+    if not isinstance(reference, str) or not reference or not isinstance(body.get("currency"), str):
+        return _error("reference and currency are required")
+    book = request.app[TRANSFERS]
+    if reference in book.transfers:
+        return _error("Duplicate reference")
+    transfer, _ = book.create(
+        reference,
+        amount,
+        str(body["currency"]),
+        number,
+        str(body["account_bank"]),
+        narration=str(body.get("narration", "")),
+        beneficiary_name=str(body.get("beneficiary_name", "")),
+        debit_currency=body.get("debit_currency"),
+    )
+    if book.hangs(transfer):
+        await book.hang()
+    return web.json_response(
+        {"status": "success", "message": "Transfer Queued Successfully", "data": transfer_object(transfer)}
+    )
+
+
+async def list_transfers(request: web.Request) -> web.Response:
+    """``GET /transfers?reference=`` (a query of that transfer's status) or every transfer."""
+    if not _authorised(request):
+        return _error("Invalid authorization key", 401)
+    book = request.app[TRANSFERS]
+    reference = request.query.get("reference")
+    if reference is None:
+        found = list(book.transfers.values())
+    else:
+        queried = book.query(reference)
+        found = [queried] if queried is not None else []
+    return web.json_response(
+        {
+            "status": "success",
+            "message": "Transfers fetched",
+            "meta": {"page_info": {"total": len(found), "current_page": 1, "total_pages": 1}},
+            "data": [transfer_object(t) for t in found],
+        }
+    )
+
+
+async def get_transfer(request: web.Request) -> web.Response:
+    """``GET /transfers/{id}``."""
+    if not _authorised(request):
+        return _error("Invalid authorization key", 401)
+    book = request.app[TRANSFERS]
+    wanted = request.match_info["id"]
+    found = next((t for t in book.transfers.values() if str(t.id) == wanted), None)
+    if found is None:
+        return _error("No transfer was found for this id", 404)
+    book.query(found.reference)
+    return web.json_response(
+        {"status": "success", "message": "Transfer fetched", "data": transfer_object(found)}
+    )
+
+
 def create_flutterwave_sandbox(
-    *, secret_key: str = SECRET_KEY, secret_hash: str = SECRET_HASH, style: str = "v3", **knobs: Any
+    *,
+    secret_key: str = SECRET_KEY,
+    secret_hash: str = SECRET_HASH,
+    style: str = "v3",
+    transfers: dict[str, Any] | None = None,
+    **knobs: Any,
 ) -> web.Application:
-    """Build the sandbox app: ``style`` is ``v3`` or ``v2`` webhooks; knobs: ``payments.sandbox.gateway``."""
+    """Build the sandbox app: ``style`` v3|v2 webhooks; knobs: ``…gateway``, ``transfers``: ``…transfers``."""
     config: dict[str, Any] = {"secret_key": secret_key, "secret_hash": secret_hash, "style": style}
     app = create_app(GatewaySandbox(_webhook(config), **knobs))
     app[_CONFIG] = config
+    add_transfers(app, _transfer_webhook(config), **(transfers or {}))
+    app.router.add_post("/accounts/resolve", resolve_account)
+    app.router.add_post("/transfers", create_transfer)
+    app.router.add_get("/transfers", list_transfers)
+    app.router.add_get("/transfers/{id}", get_transfer)
     app.router.add_post("/payments", payments)
     app.router.add_post("/charges", charges)
     app.router.add_get("/transactions/verify_by_reference", verify_by_reference)

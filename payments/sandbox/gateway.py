@@ -139,7 +139,12 @@ class GatewaySandbox:
         url = self.webhook_url or payment.extra.get("callback_url")
         if self.webhook_url and payment.extra.get("webhook_query"):
             url = f"{self.webhook_url}?{payment.extra['webhook_query']}"
-        if built is None or not url or self.copies == 0:
+        if built is not None:
+            self.post(built, url, delay=delay)
+
+    def post(self, built: tuple[bytes, dict[str, str]], url: object, *, delay: float | None = None) -> None:
+        """Deliver a webhook (body, headers) to ``url``, ``copies`` times after ``delay`` (knob defaults)."""
+        if not url or self.copies == 0:
             return
         body, headers = built
         wait = self.delay if delay is None else delay

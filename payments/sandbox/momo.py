@@ -1,4 +1,4 @@
-"""An MTN MoMo collection look-alike (aiohttp) for tests and demos: token, request to pay, status, callbacks.
+"""An MTN MoMo look-alike (aiohttp) for tests and demos: collection and disbursement, with callbacks.
 
 API (every call needs ``Ocp-Apim-Subscription-Key``, else 401): ``POST /collection/token/``
 (Basic api user:api key) → ``{access_token, token_type, expires_in}``;
@@ -14,6 +14,17 @@ Magic payer numbers: ending ``0000`` the payer rejects (``FAILED``, ``APPROVAL_R
 
 The callback is the status body, **unsigned**, POSTed to the ``webhook_url`` knob or else to the
 request's ``X-Callback-Url``; knobs (late, twice, never) are in ``payments.sandbox.gateway``.
+
+Disbursement has credentials of its own (subscription key, API user and key; a collection token
+is refused): ``POST /disbursement/token/``;
+``GET /disbursement/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo`` → ``{given_name,
+family_name, locale}`` (404 for a number ending ``0000``); ``POST /disbursement/v1_0/transfer``
+(``X-Reference-Id`` a UUID v4, reuse 409, body ``{amount, currency, externalId, payee{partyIdType,
+partyId}, payerMessage, payeeNote}``) → 202; ``GET /disbursement/v1_0/transfer/{referenceId}`` →
+``{amount, currency, financialTransactionId, externalId, payee, status: PENDING|SUCCESSFUL|FAILED,
+reason?}`` (404 unknown). MoMo has no reversal state: a ``3333`` transfer turns ``FAILED`` later.
+Each outcome is called back like collections. Magic payee numbers and transfer knobs:
+``payments.sandbox.transfers``.
 """
 
 from __future__ import annotations
@@ -34,10 +45,14 @@ from payments.sandbox.gateway import (
     decimal_or_none,
     serve,
 )
+from payments.sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers, magic
 
 SUBSCRIPTION_KEY = "sandbox-subscription-key"
 API_USER = "0b1c2d3e-4f50-4612-8a7b-9c0d1e2f3a4b"
 API_KEY = "sandbox-api-key"
+DISBURSEMENT_SUBSCRIPTION_KEY = "sandbox-disbursement-key"
+DISBURSEMENT_API_USER = "6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d"
+DISBURSEMENT_API_KEY = "sandbox-disbursement-api-key"
 _CONFIG = web.AppKey("momo_config", dict)
 
 
@@ -61,35 +76,67 @@ def status_body(payment: SandboxPayment) -> dict[str, Any]:
     return body
 
 
+def transfer_body(transfer: SandboxTransfer) -> dict[str, Any]:
+    """The disbursement transfer status object for a transfer."""
+    status = {"success": "SUCCESSFUL", "failed": "FAILED", "reversed": "FAILED"}.get(
+        transfer.status, "PENDING"
+    )
+    body: dict[str, Any] = {
+        "amount": f"{transfer.amount:f}",
+        "currency": transfer.currency,
+        "externalId": transfer.extra.get("external_id", transfer.reference),
+        "payee": {"partyIdType": "MSISDN", "partyId": transfer.account_number},
+        "payerMessage": transfer.extra.get("payer_message", ""),
+        "payeeNote": transfer.extra.get("payee_note", ""),
+        "status": status,
+    }
+    if transfer.status in ("success", "reversed"):
+        body["financialTransactionId"] = str(transfer.id)
+    if status == "FAILED":
+        body["reason"] = (
+            "PAYEE_NOT_FOUND" if magic(transfer.account_number) == "0000" else "INTERNAL_PROCESSING_ERROR"
+        )
+    return body
+
+
 def _callback(payment: SandboxPayment) -> tuple[bytes, dict[str, str]] | None:
     if payment.status == "pending":
         return None
     return json.dumps(status_body(payment)).encode(), {}
 
 
+def _transfer_callback(transfer: SandboxTransfer) -> tuple[bytes, dict[str, str]] | None:
+    if transfer.status == "pending":
+        return None
+    return json.dumps(transfer_body(transfer)).encode(), {}
+
+
 def _error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"code": code, "message": message}, status=status)
 
 
-def _subscribed(request: web.Request) -> bool:
-    return bool(request.headers.get("Ocp-Apim-Subscription-Key") == request.app[_CONFIG]["subscription_key"])
+def _subscribed(request: web.Request, product: str) -> bool:
+    key = request.app[_CONFIG][product]["subscription_key"]
+    return bool(request.headers.get("Ocp-Apim-Subscription-Key") == key)
 
 
-def _bearer_ok(request: web.Request) -> bool:
+def _bearer_ok(request: web.Request, product: str = "collection") -> bool:
     token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    return _subscribed(request) and bool(token in request.app[_CONFIG]["tokens"])
+    return _subscribed(request, product) and bool(token in request.app[_CONFIG][product]["tokens"])
 
 
-async def token(request: web.Request) -> web.Response:
-    """``POST /collection/token/``."""
-    config = request.app[_CONFIG]
-    auth = request.headers.get("Authorization", "")
-    expected = "Basic " + base64.b64encode(f"{config['api_user']}:{config['api_key']}".encode()).decode()
-    if not _subscribed(request) or auth != expected:
-        return _error(401, "UNAUTHORIZED", "Access denied")
-    issued = secrets.token_urlsafe(24)
-    config["tokens"].add(issued)
-    return web.json_response({"access_token": issued, "token_type": "access_token", "expires_in": 3600})
+def _token(product: str) -> Any:
+    async def issue(request: web.Request) -> web.Response:
+        config = request.app[_CONFIG][product]
+        auth = request.headers.get("Authorization", "")
+        expected = "Basic " + base64.b64encode(f"{config['api_user']}:{config['api_key']}".encode()).decode()
+        if not _subscribed(request, product) or auth != expected:
+            return _error(401, "UNAUTHORIZED", "Access denied")
+        issued = secrets.token_urlsafe(24)
+        config["tokens"].add(issued)
+        return web.json_response({"access_token": issued, "token_type": "access_token", "expires_in": 3600})
+
+    return issue
 
 
 def _uuid4(value: str) -> bool:
@@ -154,25 +201,92 @@ async def request_to_pay_status(request: web.Request) -> web.Response:
     return web.json_response(status_body(payment))
 
 
+async def basic_user_info(request: web.Request) -> web.Response:
+    """``GET /disbursement/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo``."""
+    if not _bearer_ok(request, "disbursement"):
+        return _error(401, "UNAUTHORIZED", "Access denied")
+    name = account_name(request.match_info["msisdn"])
+    if name is None:
+        return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+    given, _, family = name.partition(" ")
+    return web.json_response({"given_name": given, "family_name": family, "locale": "en"})
+
+
+async def transfer(request: web.Request) -> web.Response:
+    """``POST /disbursement/v1_0/transfer``."""
+    if not _bearer_ok(request, "disbursement"):
+        return _error(401, "UNAUTHORIZED", "Access denied")
+    reference = request.headers.get("X-Reference-Id", "")
+    if not _uuid4(reference):
+        return _error(400, "INVALID_REFERENCE_ID", "X-Reference-Id must be a UUID v4")
+    book = request.app[TRANSFERS]
+    if reference in book.transfers:
+        return _error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id")
+    try:
+        body = await request.json()
+    except ValueError:
+        return _error(400, "INVALID_BODY", "not JSON")
+    payee = body.get("payee") if isinstance(body, dict) else None
+    amount = decimal_or_none(body.get("amount")) if isinstance(body, dict) else None
+    party = str(payee.get("partyId", "")) if isinstance(payee, dict) else ""
+    if not party.isdigit() or amount is None or amount <= 0 or not isinstance(body.get("currency"), str):
+        return _error(400, "INVALID_BODY", "amount, currency and payee are required")
+    created, _ = book.create(
+        reference,
+        amount,
+        str(body["currency"]),
+        party,
+        None,
+        external_id=str(body.get("externalId", "")),
+        payer_message=str(body.get("payerMessage", "")),
+        payee_note=str(body.get("payeeNote", "")),
+        callback_url=request.headers.get("X-Callback-Url"),
+    )
+    if book.hangs(created):
+        await book.hang()
+    return web.Response(status=202)
+
+
+async def transfer_status(request: web.Request) -> web.Response:
+    """``GET /disbursement/v1_0/transfer/{referenceId}``."""
+    if not _bearer_ok(request, "disbursement"):
+        return _error(401, "UNAUTHORIZED", "Access denied")
+    found = request.app[TRANSFERS].query(request.match_info["reference"])
+    if found is None:
+        return _error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+    return web.json_response(transfer_body(found))
+
+
+def _product(subscription_key: str, api_user: str, api_key: str) -> dict[str, Any]:
+    return {"subscription_key": subscription_key, "api_user": api_user, "api_key": api_key, "tokens": set()}
+
+
 def create_momo_sandbox(
     *,
     subscription_key: str = SUBSCRIPTION_KEY,
     api_user: str = API_USER,
     api_key: str = API_KEY,
+    disbursement_subscription_key: str = DISBURSEMENT_SUBSCRIPTION_KEY,
+    disbursement_api_user: str = DISBURSEMENT_API_USER,
+    disbursement_api_key: str = DISBURSEMENT_API_KEY,
+    transfers: dict[str, Any] | None = None,
     **knobs: Any,
 ) -> web.Application:
-    """Build the sandbox app; knobs as in ``payments.sandbox.gateway``."""
+    """Build the sandbox app; knobs: ``payments.sandbox.gateway``, ``transfers`` knobs: ``…transfers``."""
     sandbox = GatewaySandbox(_callback, **knobs)
     app = create_app(sandbox)
     app[_CONFIG] = {
-        "subscription_key": subscription_key,
-        "api_user": api_user,
-        "api_key": api_key,
-        "tokens": set(),
+        "collection": _product(subscription_key, api_user, api_key),
+        "disbursement": _product(disbursement_subscription_key, disbursement_api_user, disbursement_api_key),
     }
-    app.router.add_post("/collection/token/", token)
+    add_transfers(app, _transfer_callback, **(transfers or {}))
+    app.router.add_post("/collection/token/", _token("collection"))
     app.router.add_post("/collection/v1_0/requesttopay", request_to_pay)
     app.router.add_get("/collection/v1_0/requesttopay/{reference}", request_to_pay_status)
+    app.router.add_post("/disbursement/token/", _token("disbursement"))
+    app.router.add_get("/disbursement/v1_0/accountholder/msisdn/{msisdn}/basicuserinfo", basic_user_info)
+    app.router.add_post("/disbursement/v1_0/transfer", transfer)
+    app.router.add_get("/disbursement/v1_0/transfer/{reference}", transfer_status)
     return app
 
 

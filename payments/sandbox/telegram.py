@@ -7,7 +7,8 @@ like Telegram (``{"ok": true, "result": …}``) for ``getMe``, ``sendMessage``, 
 
 - 401 for a wrong token, 404 for an unknown method;
 - 400 for an empty or over-4096-character text, ``callback_data`` over 64 bytes
-  (``BUTTON_DATA_INVALID``), editing a message that does not exist or without a change;
+  (``BUTTON_DATA_INVALID``), editing a message that does not exist or without a change, deleting
+  a message twice (a user's message it never saw may be deleted once: it cannot tell them apart);
 - 429 with ``parameters.retry_after`` when flooded: a second message to a chat within
   ``chat_interval`` seconds, over 20 a minute to a group, over 30 a second overall, or once per
   value queued with the ``flood_next`` knob.
@@ -77,6 +78,10 @@ class BotState:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     commands: list[dict[str, Any]] = field(default_factory=list)
+    """The command menu for every language without one of its own."""
+    localized_commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Command menus by ``language_code``."""
+    deleted: set[tuple[str, int]] = field(default_factory=set)
     chat_interval: float = 0.9
     """A second message to one chat sooner than this is flooding (Telegram: about one a second)."""
     flood_next: list[int] = field(default_factory=list)
@@ -199,8 +204,8 @@ def _method(state: BotState, method: str, params: dict[str, Any]) -> Any:
             "date": int(time.time()),
             "text": text,
         }
-        if params.get("reply_markup"):
-            message["reply_markup"] = params["reply_markup"]
+        if (params.get("reply_markup") or {}).get("inline_keyboard"):
+            message["reply_markup"] = params["reply_markup"]  # reply keyboards are not part of a Message
         state.messages[(chat_id, message_id)] = message
         return message
     if method == "editMessageText":
@@ -227,8 +232,10 @@ def _method(state: BotState, method: str, params: dict[str, Any]) -> Any:
         return True
     if method == "deleteMessage":
         key = (str(params.get("chat_id", "")), int(params.get("message_id") or 0))
-        if state.messages.pop(key, None) is None:
+        if key in state.deleted or not key[1]:
             raise BotApiError(400, "Bad Request: message to delete not found")
+        state.messages.pop(key, None)
+        state.deleted.add(key)
         return True
     if method == "setWebhook":
         state.webhook_url = str(params.get("url") or "") or None
@@ -240,7 +247,11 @@ def _method(state: BotState, method: str, params: dict[str, Any]) -> Any:
     if method == "getWebhookInfo":
         return {"url": state.webhook_url or "", "has_custom_certificate": False, "pending_update_count": 0}
     if method == "setMyCommands":
-        state.commands = list(params.get("commands") or [])
+        commands = list(params.get("commands") or [])
+        if params.get("language_code"):
+            state.localized_commands[str(params["language_code"])] = commands
+        else:
+            state.commands = commands
         return True
     raise BotApiError(404, "Not Found")
 
