@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from conversations import transfer_news
 from conversations.i18n import N_, display_phone, example_phone
 from conversations.intents import Intent
 from conversations.messages import Reply
 from conversations.turn import Turn
 from domain import orders
+from domain.clock import aware
 from domain.countries import Country, get_country
 from domain.money import Money
 from domain.users import available_balance
 
-#: Honest answers for what this version cannot do yet.
+#: Lines the history shows.
+HISTORY_LINES = 5
+#: Honest answers for what this version cannot do yet (send money: only where money out is not wired).
 NOT_YET: dict[Intent, str] = {
     Intent.SEND_MONEY: N_("Sending money is not available yet. For now I can sell airtime and data bundles."),
     Intent.FUND_WALLET: N_(
@@ -77,23 +83,29 @@ async def balance_reply(turn: Turn) -> Reply:
 
 
 async def history_reply(turn: Turn) -> Reply:
-    """The user's last five orders with their status."""
+    """The user's last five orders and transfers, newest first, with their status."""
     t = turn.t
     recent = await orders.recent_orders(turn.session, turn.user.id)
-    if not recent:
+    moves = await transfer_news.history_lines(turn)
+    if not recent and not moves:
         return Reply(t._("You have no orders yet."))
-    lines = [t._("Your recent orders:")]
+    lines: list[tuple[datetime, str]] = list(moves)
     for order in recent:
         product = t._("airtime") if order.kind == orders.ProductKind.AIRTIME else t._("data")
         lines.append(
-            t._(
-                "%(when)s · %(price)s %(network)s %(product)s → %(phone)s · %(state)s",
-                when=t.when(order.created_at),
-                price=t.money(Money(order.amount, order.currency)),
-                network=network_name(order.country, order.network),
-                product=product,
-                phone=display_phone(order.phone),
-                state=t._(_STATES[orders.OrderState(order.state)]),
+            (
+                order.created_at,
+                t._(
+                    "%(when)s · %(price)s %(network)s %(product)s → %(phone)s · %(state)s",
+                    when=t.when(order.created_at),
+                    price=t.money(Money(order.amount, order.currency)),
+                    network=network_name(order.country, order.network),
+                    product=product,
+                    phone=display_phone(order.phone),
+                    state=t._(_STATES[orders.OrderState(order.state)]),
+                ),
             )
         )
-    return Reply("\n".join(lines))
+    newest = sorted(lines, key=lambda line: aware(line[0]), reverse=True)[:HISTORY_LINES]
+    title = t._("Your recent activity:") if moves else t._("Your recent orders:")
+    return Reply("\n".join([title, *(line for _, line in newest)]))

@@ -8,19 +8,34 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import account, funding, gifting, handoff, onboarding, purchase, receipts, store
+from conversations import (
+    account,
+    claims,
+    funding,
+    gifting,
+    handoff,
+    identity,
+    onboarding,
+    pin,
+    purchase,
+    receipts,
+    store,
+    transfers,
+)
 from conversations.intents import Intent
-from conversations.messages import ChatKind, InboundMessage, Reply
+from conversations.messages import ChatKind, InboundMessage, Reply, forgetting
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
 from domain import handoff as modes
 from domain.countries import get_country
 from domain.database import Database
 from domain.funding import FundingService
+from domain.gifts import DEFAULT_TTL_HOURS
 from domain.handoff import Mode, Reason
 from domain.models import Conversation, Order
 from domain.orders import IN_FLIGHT, ProductKind
-from domain.ports import FulfilmentQueue
+from domain.ports import FulfilmentQueue, IdentityVerifier
+from domain.transfers import TransferService
 
 #: Called inside a turn's transaction with (session, conversation id, replies), so a channel can
 #: queue its outbound messages and mark its update processed atomically with the turn itself.
@@ -37,11 +52,22 @@ _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
 MAX_TEXT = 1000
 #: Control characters (NUL included, which PostgreSQL text cannot store), except tab and newline.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: What the transcript keeps of a message that held a PIN or an identity number.
+REDACTED = "[PIN or ID number hidden]"
+#: States whose messages are secrets, redacted even when nobody answers them (a person has the chat).
+_SECRET_STATES = frozenset((*pin.STATES, *identity.SECRET_STATES))
 
 
 def clean_text(text: str | None) -> str:
     """User text made safe to store and parse: no control characters, at most ``MAX_TEXT`` long."""
     return _CONTROL.sub("", text or "")[:MAX_TEXT]
+
+
+def _transcript_body(message: InboundMessage, secret: bool) -> str:
+    """The inbound line as the transcript keeps it: redacted when it held a secret."""
+    if secret and message.text:
+        return REDACTED
+    return clean_text(message.text) or f"[{clean_text(message.payload)}]"
 
 
 class Engine:
@@ -57,6 +83,10 @@ class Engine:
         live: LiveEvents | None = None,
         reply_minutes: int = handoff.DEFAULT_REPLY_MINUTES,
         funding: FundingService | None = None,
+        gift_ttl_hours: int = DEFAULT_TTL_HOURS,
+        transfers: TransferService | None = None,
+        identity: IdentityVerifier | None = None,
+        kyc_pepper: str | bytes = b"",
     ) -> None:
         self.db = db
         self.queue = queue
@@ -66,6 +96,10 @@ class Engine:
         """Where the support inbox hears of turns in conversations that are not the bot's alone."""
         self.reply_minutes = reply_minutes
         self.funding = funding
+        self.gift_ttl_hours = gift_ttl_hours
+        self.transfers = transfers
+        self.identity = identity
+        self.kyc_pepper = kyc_pepper
 
     async def handle(self, message: InboundMessage, *, within: WithinTurn | None = None) -> list[Reply]:
         """Answer one message; orders it placed are queued only after everything is committed.
@@ -78,12 +112,15 @@ class Engine:
             turn = Turn(session, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo)
             turn.reply_minutes = self.reply_minutes
             turn.funding = self.funding
+            turn.gift_ttl_hours = self.gift_ttl_hours
+            turn.transfers, turn.identity, turn.kyc_pepper = self.transfers, self.identity, self.kyc_pepper
+            secret = opened.conversation.state in _SECRET_STATES
             if opened.conversation.mode == Mode.WITH_AGENT:
                 replies = []  # a person has this chat: keep the message for them, the bot stays silent
             else:
                 replies = await self._answer(turn)
             inbound = {
-                "body": clean_text(message.text) or f"[{clean_text(message.payload)}]",
+                "body": _transcript_body(message, secret or any(reply.forget_inbound for reply in replies)),
                 "channel_message_id": message.channel_message_id,
             }
             await store.save_turn(session, opened, inbound, replies)
@@ -147,6 +184,8 @@ class Engine:
         if payload.startswith("country:"):
             return await _onboard(turn, payload.removeprefix("country:"), None, "")
         if not payload and (token := gifting.token_in(turn.message, text)):
+            if claims.is_claim_token(token):
+                return await claims.on_link(turn, token)
             return await gifting.on_start(turn, token)
         if turn.message.chat_kind is ChatKind.GROUP and gifting.is_gift_command(text):
             return await gifting.in_group(turn, text)
@@ -155,6 +194,8 @@ class Engine:
             if turn.user.language is None:
                 turn.user.language = onboarding.first_language(turn, parsed)
             country = onboarding.country_from_message(turn, text, parsed)
+            if country is None and parsed is not None and identity.carries_number(parsed, text):
+                return forgetting([onboarding.ask_country(turn, "")])  # never kept to replay later
             if country is None:
                 return [onboarding.ask_country(turn, text)]
             return await _onboard(turn, country, parsed, text)
@@ -171,6 +212,8 @@ async def _onboard(turn: Turn, country: str, parsed: Parsed | None, text: str) -
         return [Reply(turn.t._("You're all set. What would you like to buy?"))]
     first_contact = turn.user.country is None
     replies, pending = await onboarding.settle(turn, country, onboarding.first_language(turn, parsed))
+    if first_contact:
+        replies += await claims.collect_waiting(turn)
     request = pending if pending else (text if first_contact else "")
     if request and not _only_country(turn, request):
         replies += await _on_text(turn, request)
@@ -188,6 +231,10 @@ async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
     action, _, value = payload.partition(":")
     if action.startswith("gift"):
         return await gifting.on_payload(turn, action, value)
+    if action in transfers.ACTIONS:
+        return await transfers.confirm(turn, value or None)
+    if action in identity.ACTIONS:
+        return await identity.on_payload(turn, action, value)
     match action:
         case "confirm":
             return await purchase.confirm(turn, value or None)
@@ -221,13 +268,18 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
         return [_cancel(turn)]
     if state == gifting.AWAIT_GIFT_PHONE:
         return await gifting.on_text(turn, text)
+    for flow in (transfers.on_text, identity.on_text):
+        if (answer := await flow(turn, text, parsed)) is not None:
+            return answer
+    if (answer := await claims.on_text(turn, parsed)) is not None:
+        return answer
     if parsed.intent is Intent.CONFIRM:
         return await purchase.confirm(turn, None)
     if state == funding.AWAIT_AMOUNT and parsed.intent in (Intent.UNKNOWN, Intent.FUND_WALLET):
         return await funding.on_amount(turn, parsed)
     if state in purchase.PURCHASE_STATES and _continues_flow(turn, parsed):
         return await _continue_purchase(turn, text, parsed)
-    return await _on_intent(turn, parsed)
+    return await _on_intent(turn, parsed, text)
 
 
 def _continues_flow(turn: Turn, parsed: Parsed) -> bool:
@@ -256,7 +308,7 @@ async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Repl
     return await purchase.advance(turn, slots)
 
 
-async def _on_intent(turn: Turn, parsed: Parsed) -> list[Reply]:
+async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     intent = parsed.intent
     if intent in _PRODUCT_OF:
         turn.conversation.misunderstood = 0
@@ -273,6 +325,12 @@ async def _on_intent(turn: Turn, parsed: Parsed) -> list[Reply]:
         return await gifting.start_direct(turn, parsed, turn.message.text or "")
     if intent is Intent.FUND_WALLET and turn.funding is not None:
         return await funding.start(turn, parsed)
+    if intent is Intent.SEND_MONEY and turn.transfers is not None:
+        return await transfers.start(turn, parsed, text)
+    if intent is Intent.VERIFY_IDENTITY:
+        return await identity.start_verify(turn, text)
+    if intent is Intent.RESET_PIN:
+        return await identity.start_reset(turn, text)
     if intent in account.NOT_YET:
         return [account.not_yet_reply(turn, intent)]
     if intent is Intent.HELP:

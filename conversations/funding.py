@@ -6,12 +6,13 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations.i18n import N_, display_phone, localizer
+from conversations.i18n import N_, Localizer, display_phone, localizer
 from conversations.messages import Reply
 from conversations.parser import Parsed
 from conversations.turn import Turn
-from domain.countries import get_country
-from domain.funding import AmountOutOfRange, GatewayUnavailable, NoGateway
+from domain import kyc
+from domain.countries import Country, get_country
+from domain.funding import AmountOutOfRange, GatewayUnavailable, KycLimitReached, NoGateway
 from domain.models import Notification, Payment, User
 from domain.money import Money, MoneyError
 from domain.users import available_balance
@@ -25,6 +26,13 @@ RECEIPTS = {
     "funding_failed": N_(
         "❌ Your payment of %(amount)s did not go through, so nothing was added to your wallet. Ref %(ref)s."
     ),
+}
+
+#: What to verify to reach a tier, per tier requirement, translated when shown.
+VERIFY_WITH = {
+    kyc.Requirement.BVN_OR_NIN: N_("your BVN or NIN"),
+    kyc.Requirement.BVN_AND_NIN: N_("your BVN and NIN"),
+    kyc.Requirement.NATIONAL_ID: N_("your national ID card"),
 }
 
 #: Words that pick a gateway when a country has several.
@@ -107,6 +115,8 @@ async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
                 )
             )
         ]
+    except KycLimitReached as limit:
+        return [Reply(_over_limit(t, country, limit) + "\n" + _raise_hint(t, country.code, limit.tier))]
     except NoGateway:
         return [Reply(t._("Adding money to your wallet is not available in your country yet."))]
     except GatewayUnavailable:
@@ -137,6 +147,44 @@ async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
             )
         )
     ]
+
+
+def _over_limit(t: Localizer, country: Country, limit: KycLimitReached) -> str:
+    """Which KYC cap the top-up hits and how much can still be added under it."""
+    cap, room = t.money(limit.cap), t.money(limit.room)
+    full = limit.room.minor < country.funding_min.minor  # less than the smallest top-up: nothing fits
+    if limit.limit is kyc.Limit.MONTHLY_IN:
+        if full:
+            return t._(
+                "You have reached this month's top-up limit of %(cap)s for your verification level,"
+                " so you cannot add more this month.",
+                cap=cap,
+            )
+        return t._(
+            "You can add up to %(cap)s a month at your verification level,"
+            " so you can add at most %(room)s more this month.",
+            cap=cap,
+            room=room,
+        )
+    if full:
+        return t._(
+            "Your wallet is at its limit of %(cap)s for your verification level, so you cannot add more now.",
+            cap=cap,
+        )
+    return t._(
+        "Your wallet can hold up to %(cap)s at your verification level, so you can add at most %(room)s now.",
+        cap=cap,
+        room=room,
+    )
+
+
+def _raise_hint(t: Localizer, country_code: str, tier: int) -> str:
+    """What raises the user's limits: verifying a number, or (at the top) a person's review."""
+    following = kyc.next_tier(country_code, tier)
+    what = VERIFY_WITH.get(following.requires) if following is not None else None
+    if what is None:
+        return t._("To raise this limit, ask to talk to an agent.")
+    return t._("Verifying your identity (%(what)s) raises this limit.", what=t._(what))
 
 
 async def render(session: AsyncSession, notification: Notification) -> Reply | None:

@@ -2,14 +2,16 @@
 
 The flow, whatever the channel:
 
-1. **Ask.** In a group, ``/gift 500`` replying to someone (or a giveaway ``/gift 5x200``) records
-   a draft gift. No money moves in a group: the sender confirms in private — at once when they
-   already chat with us (a message is pushed there), else through a single-use deep link. In a
-   private chat, "gift 500 to 0803…" records the draft and asks for confirmation straight away.
+1. **Ask.** In a group, ``/gift 500`` replying to someone, ``/gift @username 500`` for someone we
+   already know (or a giveaway ``/gift 5x200``) records a draft gift. No money moves in a group:
+   the sender confirms in private — at once when they already chat with us (a message is pushed
+   there), else through a single-use deep link. In a private chat, "gift 500 to 0803…" records
+   the draft and asks for confirmation straight away.
 2. **Confirm.** The sender's Confirm escrows the money (``domain.gifts.confirm``); the group gets
    the announcement with a Claim link, or the sender gets the link to pass on.
 3. **Claim.** The recipient opens the link (``/start g_…``), gives a number (typed, shared, or
-   their own) and the top-up order is placed from the escrow. Both are told when it lands.
+   their own) and the top-up order is placed from the escrow. Both are told when it lands, and
+   the group's announcement is updated in place (claims, expiry, decline).
 
 Links are channel-neutral: ``Reply.link`` is ``start:<token>`` and each channel turns that into its
 own deep link (Telegram: ``t.me/<bot>?start=<token>``); typing "claim <token>" works everywhere.
@@ -34,14 +36,16 @@ from domain.models import Conversation, Gift, GiftClaim, Notification, Order, Us
 from domain.money import Money, MoneyError
 from domain.orders import ProductKind, needs_pin_in
 from domain.phones import guess_network, normalize_phone
-from domain.users import available_balance
+from domain.users import available_balance, identity_by_username
 
 #: Waiting for the number a claimed gift should top up (slots: ``gift``, maybe ``phone``).
 AWAIT_GIFT_PHONE = "await_gift_phone"
 #: A deep-link payload or a typed "claim <token>".
-_TOKEN = re.compile(r"^(?:/?(?:start|claim)\s+)?([cg]_[A-Za-z0-9_-]{10,40})$", re.IGNORECASE)
+_TOKEN = re.compile(r"^(?:/?(?:start|claim)\s+)?([cgm]_[A-Za-z0-9_-]{10,40})$", re.IGNORECASE)
 _COMMAND = re.compile(r"^/?gift(?:@\w+)?\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _SHARES = re.compile(r"^(\d{1,2})\s*[x×*]\s*(.+)$", re.IGNORECASE)
+#: ``@username`` anywhere in the command (Telegram handles: letters, digits, underscores).
+_HANDLE = re.compile(r"(?:^|\s)@(\w{3,32})\b")
 
 
 def start_link(token: str) -> str:
@@ -50,7 +54,7 @@ def start_link(token: str) -> str:
 
 
 def token_in(message: InboundMessage, text: str) -> str | None:
-    """The gift token a message opens: a /start deep-link payload, or "claim <token>" typed."""
+    """The token a message opens (a gift's, or ``m_…`` money's): a /start payload, or "claim <token>"."""
     if message.start_payload:
         found = _TOKEN.match(message.start_payload.strip())
         return found.group(1) if found else None
@@ -132,6 +136,8 @@ async def in_group(turn: Turn, text: str) -> list[Reply]:
     message = turn.message
     match = _COMMAND.match(text.strip())
     spec = (match.group(1) if match else "").strip()
+    handle = _HANDLE.search(spec)
+    spec = _HANDLE.sub(" ", spec).strip()
     giveaway = bool(_SHARES.match(spec))
     if not spec:
         return [
@@ -139,11 +145,17 @@ async def in_group(turn: Turn, text: str) -> list[Reply]:
                 t._("Reply to someone's message with /gift 500 (or 1GB), or send /gift 5x200 for a giveaway.")
             )
         ]
-    if not giveaway and not message.target_user_id:
+    target = (message.target_user_id, message.target_name)
+    if handle is not None and not giveaway:
+        found = await _known_as(turn, handle.group(1), spec)
+        if isinstance(found, Reply):
+            return [found]
+        target = found
+    if not giveaway and not target[0]:
         return [
             Reply(t._("Reply to the message of the person you want to gift, with /gift %(spec)s.", spec=spec))
         ]
-    if message.target_user_id == message.channel_user_id:
+    if target[0] == message.channel_user_id:
         return [Reply(t._("You can't send a gift to yourself."))]
     gift = await gifts.create_draft(
         turn.session,
@@ -152,8 +164,9 @@ async def in_group(turn: Turn, text: str) -> list[Reply]:
         spec=spec,
         sender_name=message.display_name,
         origin_conversation_id=turn.conversation.id,
-        recipient_channel_user_id=None if giveaway else message.target_user_id,
-        recipient_name=None if giveaway else message.target_name,
+        recipient_channel_user_id=None if giveaway else target[0],
+        recipient_name=None if giveaway else target[1],
+        ttl_hours=turn.gift_ttl_hours,
     )
     private = await _private_conversation(
         turn.session, turn.user.id, message.channel, message.channel_user_id
@@ -169,6 +182,20 @@ async def in_group(turn: Turn, text: str) -> list[Reply]:
             link_title=t._("Confirm privately"),
         )
     ]
+
+
+async def _known_as(turn: Turn, username: str, spec: str) -> tuple[str, str] | Reply:
+    """The person behind an ``@username`` the bot has seen (channel id, name), or why not."""
+    known = await identity_by_username(turn.session, turn.message.channel, username)
+    if known is None:
+        return Reply(
+            turn.t._(
+                "I don't know @%(username)s yet. Reply to one of their messages with /gift %(spec)s instead.",
+                username=username,
+                spec=spec,
+            )
+        )
+    return known.channel_user_id, known.display_name or f"@{username}"
 
 
 async def _private_conversation(
@@ -245,9 +272,15 @@ async def confirmation_reply(
         text = t._(
             "Gift %(each)s to %(who)s for %(total)s?", each=each, who=_someone(t, who), total=t.money(total)
         )
+    hours = gift.ttl_hours or gifts.DEFAULT_TTL_HOURS
     text += (
         "\n"
-        + t._("Unclaimed gifts expire after 48 hours and the money comes back to you.")
+        + t.n_(
+            "Unclaimed gifts expire after %(hours)s hour and the money comes back to you.",
+            "Unclaimed gifts expire after %(hours)s hours and the money comes back to you.",
+            hours,
+            hours=hours,
+        )
         + "\n"
         + t._("Your balance: %(balance)s", balance=t.money(balance))
     )
@@ -280,7 +313,7 @@ async def _claim_offer(turn: Turn, gift: Gift) -> list[Reply]:
         sender=_someone(t, gift.sender_name),
         what=_what(t, gift),
     )
-    return [Reply(text, buttons=tuple(buttons[:3]))]
+    return [Reply(text, buttons=tuple(buttons[:3]), request_contact=turn.user.phone is None)]
 
 
 def _problem_text(t: Localizer, problem: GiftProblem) -> str:
@@ -309,6 +342,7 @@ async def start_direct(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         sender_name=turn.message.display_name,
         origin_conversation_id=turn.conversation.id,
         recipient_phone=parsed.phone,
+        ttl_hours=turn.gift_ttl_hours,
     )
     return [await confirmation_reply(turn.session, gift, turn.t, turn.country)]
 
@@ -367,7 +401,8 @@ async def on_text(turn: Turn, text: str) -> list[Reply]:
                 turn.t._(
                     "Please send the phone number to top up, e.g. %(example)s.",
                     example="0803 123 4567" if gift.country == "NG" else "…",
-                )
+                ),
+                request_contact=turn.user.phone is None,
             )
         ]
     return await _claim(turn, gift, phone, parsed.network)
@@ -459,6 +494,8 @@ async def _confirm(turn: Turn, gift_id: int) -> list[Reply]:
     priced = _price(t, country, gift.spec)
     if isinstance(priced, str):
         return [Reply(priced)]
+    # The sender was told how long the gift lasts when they asked for it: keep that promise.
+    hours = gift.ttl_hours or turn.gift_ttl_hours
     try:
         gift, created = await gifts.confirm(
             turn.session,
@@ -471,6 +508,7 @@ async def _confirm(turn: Turn, gift_id: int) -> list[Reply]:
             shares=priced.shares,
             data_mb=priced.data_mb,
             sender_conversation_id=turn.conversation.id,
+            ttl_seconds=hours * 3600.0,
         )
     except ledger.InsufficientFunds:
         balance = await available_balance(turn.session, turn.user.id, country.currency)
@@ -492,11 +530,16 @@ async def _confirm(turn: Turn, gift_id: int) -> list[Reply]:
         return [Reply(t._("🎁 Done! The money is set aside and I've announced your gift in the group."))]
     return [
         Reply(
-            t._(
+            t.n_(
                 "🎁 Your gift is ready. Send your friend this link,"
                 ' or tell them to send "claim %(token)s" to me.'
-                " Unclaimed, it comes back to you in 48 hours.",
+                " Unclaimed, it comes back to you in %(hours)s hour.",
+                "🎁 Your gift is ready. Send your friend this link,"
+                ' or tell them to send "claim %(token)s" to me.'
+                " Unclaimed, it comes back to you in %(hours)s hours.",
+                hours,
                 token=gift.claim_token,
+                hours=hours,
             ),
             link=start_link(gift.claim_token),
             link_title=t._("Claim gift"),
@@ -529,22 +572,8 @@ async def render(session: AsyncSession, notification: Notification) -> Reply | N
         return await confirmation_reply(session, gift, t, get_country(user.country or ""))
     sender = _someone(t, gift.sender_name)
     what = _what(t, gift) if gift.amount is not None else ""
-    if kind == "gift_announce":
-        if gift.shares > 1:
-            text = t._(
-                "🎁 %(sender)s is giving away %(count)s × %(what)s! First come, first served.",
-                sender=sender,
-                count=gift.shares,
-                what=what,
-            )
-        else:
-            text = t._(
-                "🎁 %(sender)s sent %(recipient)s %(what)s",
-                sender=sender,
-                recipient=_someone(t, gift.recipient_name),
-                what=what,
-            )
-        return Reply(text, link=start_link(gift.claim_token), link_title=t._("Claim"))
+    if kind in ("gift_announce", "gift_status"):
+        return await _announcement(session, t, gift, update=kind == "gift_status")
     claimer = _someone(t, claim.claimer_name if claim else None)
     balance = ""
     if gift.currency and kind in ("gift_expired", "gift_declined", "gift_failed"):
@@ -572,6 +601,70 @@ async def render(session: AsyncSession, notification: Notification) -> Reply | N
     }
     found = texts.get(kind)
     return Reply(found + balance) if found else None
+
+
+async def _announcement(session: AsyncSession, t: Localizer, gift: Gift, *, update: bool) -> Reply:
+    """The group's announcement of a gift as it stands now; ``update`` edits the one already shown."""
+    sender = _someone(t, gift.sender_name)
+    what = _what(t, gift) if gift.amount is not None else ""
+    if gift.shares > 1:
+        text = t._(
+            "🎁 %(sender)s is giving away %(count)s × %(what)s! First come, first served.",
+            sender=sender,
+            count=gift.shares,
+            what=what,
+        )
+    else:
+        text = t._(
+            "🎁 %(sender)s sent %(recipient)s %(what)s",
+            sender=sender,
+            recipient=_someone(t, gift.recipient_name),
+            what=what,
+        )
+    status = await _status(session, t, gift)
+    if status:
+        text += "\n" + status
+    key = f"gift:{gift.id}"
+    claimable = gift.state == GiftState.ACTIVE
+    return Reply(
+        text,
+        link=start_link(gift.claim_token) if claimable else None,
+        link_title=t._("Claim") if claimable else "",
+        key=None if update else key,
+        replaces=key if update else None,
+    )
+
+
+async def _status(session: AsyncSession, t: Localizer, gift: Gift) -> str:
+    """One line on where an announced gift stands: claims so far, claimed, expired or declined."""
+    sender = _someone(t, gift.sender_name)
+    if gift.shares > 1:
+        return _giveaway_status(t, gift)
+    if gift.state == GiftState.CLAIMED:
+        claim = await session.scalar(select(GiftClaim).where(GiftClaim.gift_id == gift.id))
+        name = (claim.claimer_name if claim else None) or gift.recipient_name
+        return t._("✅ Claimed by %(name)s.", name=_someone(t, name))
+    if gift.state == GiftState.EXPIRED:
+        return t._("⌛ Expired; the money went back to %(sender)s.", sender=sender)
+    if gift.state == GiftState.DECLINED:
+        return t._("❌ Declined; the money went back to %(sender)s.", sender=sender)
+    return ""
+
+
+def _giveaway_status(t: Localizer, gift: Gift) -> str:
+    """A giveaway's line: how many shares are claimed, all of them, or expiry with the rest refunded."""
+    if gift.state == GiftState.CLAIMED:
+        return t._("✅ All %(count)s claimed.", count=gift.shares)
+    if gift.state == GiftState.EXPIRED:
+        return t._(
+            "⌛ Expired with %(claimed)s/%(count)s claimed; the rest went back to %(sender)s.",
+            claimed=gift.claimed,
+            count=gift.shares,
+            sender=_someone(t, gift.sender_name),
+        )
+    if gift.claimed:
+        return t._("🎁 %(claimed)s/%(count)s claimed", claimed=gift.claimed, count=gift.shares)
+    return ""
 
 
 def is_gift_notification(kind: str) -> bool:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import gettext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime
+from babel.core import get_global
+from babel.dates import format_datetime, format_time, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -68,6 +69,8 @@ class Localizer:
     language: str
     locale: Locale
     catalog: gettext.NullTranslations
+    zone: tzinfo = UTC
+    """The time zone of the user's country, for times they act on (until when, by when)."""
 
     def _(self, message: str, **values: object) -> str:
         """Translate ``message`` and fill its ``%(name)s`` placeholders."""
@@ -92,6 +95,13 @@ class Localizer:
         """A short localized date and time."""
         return format_datetime(moment, "d MMM HH:mm", locale=self.locale)
 
+    def clock(self, moment: datetime) -> str:
+        """A moment in the user's time zone: the time of day when it is today there, else date and time."""
+        local = moment.astimezone(self.zone)
+        if local.date() == datetime.now(self.zone).date():
+            return format_time(local, "short", tzinfo=self.zone, locale=self.locale)
+        return format_datetime(local, "d MMM HH:mm", tzinfo=self.zone, locale=self.locale)
+
 
 def localizer(language: str | None, country: Country | None) -> Localizer:
     """The localizer for a user who speaks ``language`` in ``country`` (shared, it is immutable)."""
@@ -100,7 +110,13 @@ def localizer(language: str | None, country: Country | None) -> Localizer:
 
 @cache
 def _localizer(language: str, country_code: str | None) -> Localizer:
-    return Localizer(language, _locale(language, country_code), translations(language))
+    return Localizer(language, _locale(language, country_code), translations(language), _zone(country_code))
+
+
+def _zone(country_code: str | None) -> tzinfo:
+    """The main time zone of a country (CLDR's first for the territory), UTC when unknown."""
+    zones = get_global("territory_zones").get(country_code or "", ())
+    return get_timezone(zones[0]) if zones else UTC
 
 
 def display_phone(e164: str) -> str:

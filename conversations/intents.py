@@ -14,6 +14,8 @@ class Intent(StrEnum):
     FUND_WALLET = "fund_wallet"
     PAY_BILL = "pay_bill"
     GIFT = "gift"
+    VERIFY_IDENTITY = "verify_identity"
+    RESET_PIN = "reset_pin"
     CHECK_BALANCE = "check_balance"
     HISTORY = "history"
     TALK_TO_AGENT = "talk_to_agent"

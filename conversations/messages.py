@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -74,7 +75,17 @@ class Reply:
     channels that can (Telegram) delete it from the chat."""
     request_contact: bool = False
     """Offer the channel's own "share my phone number" button where it has one (Telegram)."""
+    key: str | None = None
+    """Names the message (e.g. ``gift:42``) so a later reply can update it in place."""
+    replaces: str | None = None
+    """The ``key`` of an earlier message this reply updates: channels that can edit messages
+    (Telegram) edit it, the others send this as a new message."""
 
     def choices(self) -> tuple[Button | ListRow, ...]:
         """Every tappable choice this reply offers."""
         return (*self.buttons, *self.rows)
+
+
+def forgetting(replies: Iterable[Reply]) -> list[Reply]:
+    """``replies`` to a message that held a secret (a PIN, an identity number): see ``forget_inbound``."""
+    return [replace(reply, forget_inbound=True) for reply in replies]

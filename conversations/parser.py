@@ -43,7 +43,14 @@ _GROUP_RE = re.compile(r"\+?[0-9]+")
 _GROUPED_THOUSANDS = re.compile(r"[0-9]{1,3}(?:([ .\u00a0\u202f])[0-9]{3})(?:\1[0-9]{3})*")
 _SPACES = str.maketrans({"\u00a0": " ", "\u202f": " "})
 
-_ACTIONS = (Intent.TALK_TO_AGENT, Intent.GIFT, Intent.FUND_WALLET, Intent.PAY_BILL)
+_ACTIONS = (
+    Intent.TALK_TO_AGENT,
+    Intent.RESET_PIN,
+    Intent.VERIFY_IDENTITY,
+    Intent.GIFT,
+    Intent.FUND_WALLET,
+    Intent.PAY_BILL,
+)
 _PRODUCTS = (Intent.BUY_DATA, Intent.BUY_AIRTIME, Intent.SEND_MONEY)
 _QUERIES = (Intent.CHECK_BALANCE, Intent.HISTORY)
 _REPLIES = (Intent.CANCEL, Intent.CONFIRM, Intent.HELP)

@@ -89,7 +89,11 @@ async def advance(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
 def _ask_phone(turn: Turn, slots: dict[str, Any]) -> Reply:
     turn.set_slots(slots, AWAIT_PHONE)
     buttons = (Button("phone:self", turn.t._("My number")),) if turn.user.phone else ()
-    return Reply(turn.t._("Which phone number should I top up?"), buttons=buttons)
+    return Reply(
+        turn.t._("Which phone number should I top up?"),
+        buttons=buttons,
+        request_contact=turn.user.phone is None,
+    )
 
 
 def _settle_network(country: Country, slots: dict[str, Any]) -> Network | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import funding, gifting
+from conversations import funding, gifting, transfer_news
 from conversations.i18n import N_, Localizer, display_phone, localizer
 from conversations.messages import Reply
 from domain.countries import get_country
@@ -47,6 +47,8 @@ async def render(session: AsyncSession, notification: Notification) -> Reply | N
         return await gifting.render(session, notification)
     if notification.kind in funding.RECEIPTS:
         return await funding.render(session, notification)
+    if transfer_news.is_transfer_notification(notification):
+        return await transfer_news.render(session, notification)
     order = await session.get(Order, notification.order_id) if notification.order_id else None
     user = await session.get(User, notification.user_id)
     if order is None or user is None:

@@ -2,7 +2,8 @@
 
 Everything here is a cacheable Core statement (no ORM unit of work): per turn, the identity, user
 and conversation come back in one query that locks the conversation, and the transcript lines
-and the conversation's new state are written once when the turn is answered.
+and the conversation's new state are written once when the turn is answered. The identity's
+username is written only on the turns that show a new one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import JSON, DateTime, Table, and_, bindparam, insert, select, text, update
+from sqlalchemy import JSON, DateTime, Table, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,6 +40,7 @@ _OPEN = (
         _conversations.c.misunderstood,
         _conversations.c.mode,
         _conversations.c.waiting_since.is_not(None),
+        _identities.c.username,
     )
     .select_from(
         _identities.join(_users, _users.c.id == _identities.c.user_id).join(
@@ -74,6 +76,21 @@ _SAVE_USER = (
     .where(_users.c.id == bindparam("user_id"))
     .values(country=bindparam("country"), language=bindparam("language"))
 )
+# A handle belongs to one person at a time: whoever showed it before (and has since changed
+# theirs) loses it in the same statement that gives it to this identity.
+_SAVE_USERNAME = (
+    update(_identities)
+    .where(
+        _identities.c.channel == bindparam("on_channel"),
+        or_(
+            _identities.c.channel_user_id == bindparam("owner"),
+            _identities.c.username == bindparam("handle"),
+        ),
+    )
+    .values(
+        username=case((_identities.c.channel_user_id == bindparam("owner"), bindparam("handle")), else_=None)
+    )
+)
 _ADD_MESSAGES = insert(_messages)
 # PostgreSQL: the conversation's new state and the turn's transcript lines in one round trip,
 # the lines passed as arrays (inserted in order, so ids follow the transcript).
@@ -97,6 +114,8 @@ class Opened:
     conversation: ChatState
     loaded: tuple[str | None, str | None]
     """The user's country and language when loaded, to write back only what changed."""
+    username: str | None = None
+    """The identity's stored handle (lower-case), to write it only when the channel shows another."""
 
 
 async def open_chat(session: AsyncSession, message: InboundMessage) -> Opened:
@@ -106,6 +125,10 @@ async def open_chat(session: AsyncSession, message: InboundMessage) -> Opened:
         await _create(session, message)
         opened = await _find(session, message)
         assert opened is not None
+    handle = message.username.removeprefix("@").lower()[:64] if message.username else None
+    if handle != opened.username:
+        params = {"on_channel": message.channel, "owner": message.channel_user_id, "handle": handle}
+        await session.execute(_SAVE_USERNAME, params)
     return opened
 
 
@@ -120,7 +143,7 @@ async def _find(session: AsyncSession, message: InboundMessage) -> Opened | None
         return None
     user = ChatUser(row[0], row[1], row[2], row[3])
     conversation = ChatState(row[4], row[5], dict(row[6] or {}), row[7], row[8], bool(row[9]))
-    return Opened(user, conversation, (user.country, user.language))
+    return Opened(user, conversation, (user.country, user.language), row[10])
 
 
 async def _create(session: AsyncSession, message: InboundMessage) -> None:

@@ -11,6 +11,9 @@ from conversations.i18n import Localizer, localizer
 from conversations.messages import InboundMessage
 from domain.countries import Country, get_country
 from domain.funding import FundingService
+from domain.gifts import DEFAULT_TTL_HOURS
+from domain.ports import IdentityVerifier
+from domain.transfers import TransferService
 
 
 @dataclass(slots=True)
@@ -55,6 +58,14 @@ class Turn:
     """Roughly how soon a person answers once the bot hands the chat over (told to the user)."""
     funding: FundingService | None = None
     """Starts wallet top-ups at payment gateways; None where funding is not wired (then "coming soon")."""
+    transfers: TransferService | None = None
+    """Sends money out (P2P, claimable links, payouts); None where money out is not wired (no PIN pepper)."""
+    identity: IdentityVerifier | None = None
+    """Looks identity numbers up in the national registries; None where KYC checks are not wired."""
+    kyc_pepper: str | bytes = b""
+    """Key of the identity-number hashes (``domain.kyc``); empty where KYC checks are not wired."""
+    gift_ttl_hours: int = DEFAULT_TTL_HOURS
+    """How long a gift asked for in this turn stays claimable once confirmed (``GIFT_TTL_HOURS``)."""
 
     @property
     def country(self) -> Country | None:

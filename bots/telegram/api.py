@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import (
+    Bot,
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.request import HTTPXRequest
 
-from bots.telegram.render import DEFAULT_LABELS, Labels, Payload, keyboard
+from bots.telegram.render import Payload, keyboard
+from conversations import notices
+from conversations.i18n import REPLY_LANGUAGES, localizer
 
 #: The commands users see in Telegram's menu (``setMyCommands``), all answered in private chats.
-COMMANDS = (
-    ("start", "Start or pick up where you left off"),
-    ("help", "What I can do"),
-    ("balance", "Your wallet balance"),
-    ("history", "Your recent purchases"),
-    ("cancel", "Cancel what we were doing"),
-    ("language", "Change the reply language"),
-    ("privacy", "How we use your data"),
-)
+COMMANDS = notices.COMMANDS
 #: The updates the webhook asks Telegram for.
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 
@@ -94,9 +96,9 @@ def build_bot(config: TelegramConfig) -> Bot:
     return Bot(config.token, base_url=config.api_base, request=request)
 
 
-def markup(payload: Payload, offset: int = 0, labels: Labels = DEFAULT_LABELS) -> InlineKeyboardMarkup | None:
+def markup(payload: Payload, offset: int = 0) -> InlineKeyboardMarkup | None:
     """The inline keyboard of a stored message, or None when it has no buttons."""
-    rows = keyboard(payload, offset, labels)
+    rows = keyboard(payload, offset)
     if not rows:
         return None
     return InlineKeyboardMarkup(
@@ -112,24 +114,46 @@ def markup(payload: Payload, offset: int = 0, labels: Labels = DEFAULT_LABELS) -
     )
 
 
-async def send(bot: Bot, chat_id: str, payload: Payload, labels: Labels = DEFAULT_LABELS) -> str | None:
-    """Send (or edit) one stored message; ``chat:message_id`` of a new one. Raises ``TelegramError``."""
-    reply_markup = markup(payload, int(payload.get("offset", 0)), labels)
+def reply_keyboard(payload: Payload) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    """The reply keyboard a stored message sets or removes (inline keyboards take precedence)."""
+    if payload.get("contact"):
+        button = KeyboardButton(str(payload["contact"]), request_contact=True)
+        return ReplyKeyboardMarkup([[button]], resize_keyboard=True, one_time_keyboard=True)
+    if payload.get("remove_keyboard"):
+        return ReplyKeyboardRemove()
+    return None
+
+
+async def send(bot: Bot, chat_id: str, payload: Payload) -> str | None:
+    """Send, edit or delete one stored message; ``chat:message_id`` of a new one. Raises ``TelegramError``."""
+    if payload["type"] == "delete":
+        await bot.delete_message(chat_id, int(payload["message_id"]))
+        return None
+    inline = markup(payload, int(payload.get("offset", 0)))
     if payload["type"] == "edit":
         await bot.edit_message_text(
-            payload["text"], chat_id=chat_id, message_id=int(payload["message_id"]), reply_markup=reply_markup
+            payload["text"], chat_id=chat_id, message_id=int(payload["message_id"]), reply_markup=inline
         )
         return None
-    message = await bot.send_message(chat_id, payload["text"], reply_markup=reply_markup)
+    message = await bot.send_message(chat_id, payload["text"], reply_markup=inline or reply_keyboard(payload))
     return f"{chat_id}:{message.message_id}"
 
 
 async def set_webhook(bot: Bot, url: str, secret: str, *, drop_pending: bool = False) -> None:
-    """Register the webhook (with its secret header) and the command menu; run once per deploy."""
+    """Register the webhook (with its secret header) and the command menu in every reply language
+    (English for the others); run once per deploy."""
     await bot.set_webhook(
         url,
         secret_token=secret,
         allowed_updates=list(ALLOWED_UPDATES),
         drop_pending_updates=drop_pending,
     )
-    await bot.set_my_commands([BotCommand(name, description) for name, description in COMMANDS])
+    await bot.set_my_commands(_commands("en"))
+    for language in REPLY_LANGUAGES:
+        await bot.set_my_commands(_commands(language), language_code=language)
+
+
+def _commands(language: str) -> list[BotCommand]:
+    """The command menu in ``language``."""
+    t = localizer(language, None)
+    return [BotCommand(name, t._(description)) for name, description in COMMANDS]

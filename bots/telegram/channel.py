@@ -29,34 +29,34 @@ from bots.telegram.render import (
     PAGE_PREFIX,
     PAGE_SIZE,
     Labels,
+    Payload,
     drafts,
+    localized,
     message_payload,
+    needs_labels,
     page_offsets,
 )
 from bots.telegram.updates import CHANNEL, COMMAND_TEXT, GROUP_COMMANDS, PRIVACY, telegram_chat_id
+from conversations import notices
 from conversations.engine import Engine, WithinTurn
+from conversations.i18n import Localizer, localizer
 from conversations.messages import ChatKind, Reply
+from domain.countries import get_country
 from domain.database import Database
-from domain.models import ButtonToken, Conversation, Identity, InboundUpdate, OutboundMessage, utcnow
+from domain.models import (
+    ButtonToken,
+    Conversation,
+    Identity,
+    InboundUpdate,
+    OutboundMessage,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 #: An update that failed this many times is set aside (logged) so its chat is not blocked for ever.
 MAX_ATTEMPTS = 5
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Notices:
-    """Fixed texts the channel answers with itself (the engine has no reply for these yet)."""
-
-    expired: str = "This button has expired."
-    not_yours: str = "This button isn't for you."
-    used: str = "You already chose."
-    private_only: str = "Let's do that in a private chat with me."
-    privacy: str = (
-        "Privacy: we keep your Telegram id, name, language, the numbers you top up and your orders,"
-        " only to serve you and as the law requires. We never sell them. Type /help for more."
-    )
 
 
 def masked(value: str) -> str:
@@ -74,16 +74,12 @@ class TelegramChannel:
         engine: Engine,
         pacer: Pacer | LocalPacer,
         bot: Bot | None = None,
-        labels: Labels = DEFAULT_LABELS,
-        notices: Notices = Notices(),
     ) -> None:
         self.config = config
         self.db = db
         self.engine = engine
         self.pacer = pacer
         self.bot = bot or api.build_bot(config)
-        self.labels = labels
-        self.notices = notices
         self.tasks = BackgroundTasks()
         self.inbox = Inbox(db, CHANNEL, self.tasks)
         self.outbox = Outbox(db, CHANNEL, self._send, sent_state="sent")
@@ -147,11 +143,10 @@ class TelegramChannel:
         chat_id = str(chat["id"])
         in_group = updates.chat_kind(chat) is ChatKind.GROUP
         if in_group and (command is None or command.name not in GROUP_COMMANDS):
-            notice = [Reply(self.notices.private_only)] if command is not None else []
-            await self._notify(update_id, chat_id, str(sender["id"]), notice)
+            await self._notify(update_id, chat_id, sender, notices.PRIVATE_ONLY if command else None)
             return
         if command is not None and command.name == PRIVACY:
-            await self._notify(update_id, chat_id, str(sender["id"]), [Reply(self.notices.privacy)])
+            await self._notify(update_id, chat_id, sender, notices.PRIVACY)
             return
         if command is not None:
             # /start's deep-link argument stays in the stored update, for gifting.
@@ -163,9 +158,13 @@ class TelegramChannel:
             inbound = dataclasses.replace(inbound, start_payload=command.argument[:64])
         if in_group and command is not None and command.name == "gift" and (to := updates.addressee(message)):
             inbound = dataclasses.replace(inbound, target_user_id=to[0], target_name=to[1])
-        if phone := updates.shared_phone(message, sender):
-            inbound = dataclasses.replace(inbound, text=phone, phone=phone)
-        await self.engine.handle(inbound, within=self._queuer(update_id, chat_id, inbound.channel_user_id))
+        if contact := updates.shared_contact(message, sender):
+            # Someone else's number is only ever what the user might have typed.
+            inbound = dataclasses.replace(inbound, text=contact.number, phone=contact.own)
+        within = self._queuer(
+            update_id, chat_id, inbound.channel_user_id, inbound_message_id=message.get("message_id")
+        )
+        await self.engine.handle(inbound, within=within)
 
     async def _on_press(self, update_id: int, query: dict[str, Any]) -> None:
         """A button press: check its token (chat, presser, used), answer at once, then act on it."""
@@ -179,8 +178,10 @@ class TelegramChannel:
             if token is not None:
                 row = await session.scalar(select(ButtonToken).where(ButtonToken.token == token))
             notice = self._refusal(row, chat_id, user_id)
+            if notice is not None:
+                notice = (await self._speaker(session, sender))._(notice)
         if row is None or notice is not None:
-            await self._answer(query, notice or self.notices.expired)
+            await self._answer(query, notice)
             await self.inbox.done(update_id)
             return
         await self._answer(query, None)
@@ -194,15 +195,45 @@ class TelegramChannel:
             inbound, within=self._queuer(update_id, chat_id, user_id, used_keyboard=row.keyboard)
         )
 
-    def _refusal(self, row: ButtonToken | None, chat_id: str, user_id: str) -> str | None:
-        """Why a press must do nothing, or None when it may go ahead."""
+    @staticmethod
+    def _refusal(row: ButtonToken | None, chat_id: str, user_id: str) -> str | None:
+        """Why a press must do nothing (a notice, untranslated), or None when it may go ahead."""
         if row is None or row.channel != CHANNEL or row.chat_id != chat_id:
-            return self.notices.expired
+            return notices.BUTTON_EXPIRED
         if row.allowed_user_id is not None and row.allowed_user_id != user_id:
-            return self.notices.not_yours
+            return notices.BUTTON_NOT_YOURS
         if row.used_at is not None and not row.reusable:
-            return self.notices.used
+            return notices.BUTTON_USED
         return None
+
+    @staticmethod
+    async def _speaker(session: AsyncSession, sender: dict[str, Any]) -> Localizer:
+        """How to talk to a Telegram user outside a turn: their chosen language, else their app's."""
+        found = (
+            await session.execute(
+                select(User.language, User.country)
+                .join(Identity, Identity.user_id == User.id)
+                .where(Identity.channel == CHANNEL, Identity.channel_user_id == str(sender.get("id", "")))
+            )
+        ).first()
+        language = (found[0] if found else None) or str(sender.get("language_code") or "")[:2].lower()
+        return localizer(language, get_country(found[1]) if found and found[1] else None)
+
+    @staticmethod
+    async def _labels(session: AsyncSession, conversation_id: int | None) -> Labels:
+        """The renderer's words in the language of a conversation's user."""
+        if conversation_id is None:
+            return DEFAULT_LABELS
+        found = (
+            await session.execute(
+                select(User.language, User.country)
+                .join(Conversation, Conversation.user_id == User.id)
+                .where(Conversation.id == conversation_id)
+            )
+        ).first()
+        if found is None:
+            return DEFAULT_LABELS
+        return localized(localizer(found[0], get_country(found[1]) if found[1] else None))
 
     async def _answer(self, query: dict[str, Any], text: str | None) -> None:
         """Answer a callback query (clients show a spinner until we do); failures only get logged."""
@@ -226,10 +257,11 @@ class TelegramChannel:
                 session.add(self.outbox.new(chat_id, shown.conversation_id, "edit", payload))
             await self.inbox.done(update_id, session)
 
-    async def _notify(self, update_id: int, chat_id: str, allowed_user: str, replies: list[Reply]) -> None:
-        """Queue replies that need no engine turn (notices) and mark the update done."""
+    async def _notify(self, update_id: int, chat_id: str, sender: dict[str, Any], notice: str | None) -> None:
+        """Answer a notice (untranslated; None: stay silent) without an engine turn; mark the update done."""
         async with self.db.transaction() as session:
-            await self._queuer(update_id, chat_id, allowed_user)(session, None, replies)
+            replies = [Reply((await self._speaker(session, sender))._(notice))] if notice else []
+            await self._queuer(update_id, chat_id, str(sender["id"]))(session, None, replies)
 
     def _queuer(
         self,
@@ -238,9 +270,11 @@ class TelegramChannel:
         allowed_user: str,
         *,
         used_keyboard: str | None = None,
+        inbound_message_id: int | None = None,
     ) -> WithinTurn:
-        """What to write in the turn's own transaction: the replies (with their button tokens),
-        the pressed keyboard used up, the update marked done."""
+        """What to write in the turn's own transaction: the user's message deleted when a reply
+        says it held a secret, the replies (with their button tokens), the pressed keyboard used
+        up, the update marked done."""
 
         async def write(session: AsyncSession, conversation_id: int | None, replies: list[Reply]) -> None:
             if used_keyboard is not None:
@@ -250,13 +284,19 @@ class TelegramChannel:
                     .where(ButtonToken.reusable.is_(False))
                     .values(used_at=utcnow())
                 )
-            for row in self._rows(session, chat_id, conversation_id, allowed_user, "reply", replies):
-                session.add(row)
+            if inbound_message_id is not None and any(reply.forget_inbound for reply in replies):
+                # Queued first, so the secret leaves the chat before the answer is sent.
+                deletion = {"type": "delete", "message_id": inbound_message_id}
+                session.add(self.outbox.new(chat_id, conversation_id, "delete", deletion))
+            rows = await self._rows(
+                session, chat_id, conversation_id, allowed_user, "reply", replies, answers_user=True
+            )
+            session.add_all(rows)
             await self.inbox.done(update_id, session)
 
         return write
 
-    def _rows(
+    async def _rows(
         self,
         session: AsyncSession,
         chat_id: str,
@@ -264,29 +304,66 @@ class TelegramChannel:
         allowed_user: str | None,
         kind: str,
         replies: list[Reply],
+        *,
+        answers_user: bool = False,
     ) -> list[OutboundMessage]:
-        """Outbound rows for replies; each button gets a token row bound to the chat and the user."""
-        rows = []
-        for reply in replies:
-            parts = drafts(reply)
-            for draft in parts:
-                keyboard = secrets.token_urlsafe(9)
-                buttons = []
-                for choice_id, label in draft.choices:
-                    token = self._token(session, chat_id, allowed_user, choice_id, keyboard, reusable=False)
-                    buttons.append({"text": label, "data": DATA_PREFIX + token})
-                pages = {}
-                if draft.is_list and len(buttons) > PAGE_SIZE:
-                    for offset in page_offsets(len(buttons)):
-                        token = self._token(
-                            session, chat_id, allowed_user, f"{PAGE_PREFIX}{offset}", keyboard, reusable=True
-                        )
-                        pages[str(offset)] = DATA_PREFIX + token
-                if reply.link and draft is parts[-1] and (url := self._url(reply.link)):
-                    buttons.append({"text": reply.link_title or self.labels.open_link, "url": url})
-                payload = message_payload(draft.text, buttons, draft.is_list, pages)
-                rows.append(self.outbox.new(chat_id, conversation_id, kind, payload))
-        return rows
+        """Outbound rows for replies; each button gets a token row bound to the chat and the user.
+
+        ``answers_user``: the replies answer the user's own message, so a share-my-number keyboard
+        shown before has served its purpose and goes away unless a reply asks again.
+        """
+        labels = DEFAULT_LABELS
+        if any(needs_labels(reply) for reply in replies):
+            labels = await self._labels(session, conversation_id)
+        payloads = [
+            payload
+            for reply in replies
+            for payload in self._payloads(session, chat_id, allowed_user, reply, labels)
+        ]
+        private = not chat_id.startswith("-")
+        if answers_user and private and not any(reply.request_contact for reply in replies):
+            # Stateless: removing a reply keyboard that is not shown does nothing, so the first
+            # message that may carry it (one without inline buttons) always does.
+            plain = next((p for p in payloads if not p["buttons"]), None)
+            if plain is not None:
+                plain["remove_keyboard"] = True
+        return [self.outbox.new(chat_id, conversation_id, kind, payload) for payload in payloads]
+
+    def _payloads(
+        self, session: AsyncSession, chat_id: str, allowed_user: str | None, reply: Reply, labels: Labels
+    ) -> list[Payload]:
+        """One reply as stored messages: its drafts with button tokens, and a share-my-number keyboard."""
+        payloads = []
+        parts = drafts(reply)
+        for draft in parts:
+            keyboard = secrets.token_urlsafe(9)
+            buttons = []
+            for choice_id, label in draft.choices:
+                token = self._token(session, chat_id, allowed_user, choice_id, keyboard, reusable=False)
+                buttons.append({"text": label, "data": DATA_PREFIX + token})
+            pages = {}
+            if draft.is_list and len(buttons) > PAGE_SIZE:
+                for offset in page_offsets(len(buttons)):
+                    token = self._token(
+                        session, chat_id, allowed_user, f"{PAGE_PREFIX}{offset}", keyboard, reusable=True
+                    )
+                    pages[str(offset)] = DATA_PREFIX + token
+            if reply.link and draft is parts[-1] and (url := self._url(reply.link)):
+                buttons.append({"text": reply.link_title or labels.open_link, "url": url})
+            payloads.append(message_payload(draft.text, buttons, draft.is_list, pages, labels))
+        last = payloads[-1]
+        if reply.key or reply.replaces:
+            last["key"] = reply.key or reply.replaces
+        if reply.replaces:
+            last["replaces"] = reply.replaces
+        # Contacts can be requested in private chats only, and only by a reply keyboard, which
+        # cannot share a message with inline buttons: those get a line of their own.
+        if reply.request_contact and not chat_id.startswith("-"):
+            if last["buttons"]:
+                last = message_payload(labels.share_phone_hint, [], False, {})
+                payloads.append(last)
+            last["contact"] = labels.share_phone
+        return payloads
 
     def _url(self, link: str) -> str | None:
         """A reply's link as a URL: ``start:<token>`` becomes the bot's deep link."""
@@ -335,7 +412,7 @@ class TelegramChannel:
             )
         )
         chat_id = telegram_chat_id(conversation.chat_id)
-        return self._rows(session, chat_id, conversation.id, user_id, "receipt", replies)
+        return await self._rows(session, chat_id, conversation.id, user_id, "receipt", replies)
 
     # ---- sending ---------------------------------------------------------------------------
 
@@ -355,11 +432,17 @@ class TelegramChannel:
 
     async def _send(self, row: OutboundMessage) -> Outcome:
         """Take a pacing slot, then send; Telegram's refusals map to retry later or failed for good."""
+        payload: Payload = row.payload
+        if row.payload.get("replaces"):
+            updated = await self._update_of(row)
+            if updated is None:
+                return Sent(None)
+            payload = updated
         wait = await self.pacer.take(self.limits(row.chat_id), self.config.max_pacing_wait)
         if wait > 0:
             return RetryLater(wait)
         try:
-            message_id = await api.send(self.bot, row.chat_id, row.payload, self.labels)
+            message_id = await api.send(self.bot, row.chat_id, payload)
         except RetryAfter as error:
             seconds = _retry_after(error)
             log.info("telegram: flood control for %s, retry after %.0fs", masked(row.chat_id), seconds)
@@ -368,7 +451,8 @@ class TelegramChannel:
         except Forbidden:
             return Failed(403)
         except BadRequest as error:
-            if "not modified" in error.message.lower():
+            refusal = error.message.lower()
+            if "not modified" in refusal or (payload["type"] == "delete" and "not found" in refusal):
                 return Sent(None)
             log.warning("telegram refused a %s to %s: %s", row.kind, masked(row.chat_id), error.message)
             return Failed(400)
@@ -379,6 +463,36 @@ class TelegramChannel:
             log.warning("telegram send to %s: %s; will retry", masked(row.chat_id), type(error).__name__)
             return RetryLater(backoff(row.attempts, base=2.0, cap=300.0))
         return Sent(message_id)
+
+    async def _update_of(self, row: OutboundMessage) -> Payload | None:
+        """How to send an update of an earlier message (``replaces``): as an edit of it once it
+        was sent, as a new message when it never was, not at all when a later update is queued.
+
+        Rows of a chat go out in order, so the message it updates was sent (or failed) before.
+        """
+        key = str(row.payload["replaces"])
+        same_chat = (OutboundMessage.channel == CHANNEL, OutboundMessage.chat_id == row.chat_id)
+        async with self.db.transaction() as session:
+            later = await session.scalar(
+                select(OutboundMessage.id)
+                .where(*same_chat, OutboundMessage.id > row.id, OutboundMessage.state == "queued")
+                .where(OutboundMessage.payload["replaces"].as_string() == key)
+                .limit(1)
+            )
+            if later is not None:
+                return None  # each update shows the whole state: the latest one is enough
+            shown = await session.scalar(
+                select(OutboundMessage.channel_message_id)
+                .where(
+                    *same_chat, OutboundMessage.id < row.id, OutboundMessage.channel_message_id.is_not(None)
+                )
+                .where(OutboundMessage.payload["key"].as_string() == key)
+                .order_by(OutboundMessage.id.desc())
+                .limit(1)
+            )
+        if shown is None:
+            return dict(row.payload)
+        return {**row.payload, "type": "edit", "message_id": int(shown.rsplit(":", 1)[1])}
 
     # ---- background ------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Render ``Reply`` values as Telegram messages: text within limits, choices as paged inline keyboards."""
+"""Render ``Reply`` values as Telegram messages: text within limits, choices as paged inline keyboards,
+a one-time reply keyboard for sharing a phone number."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots.whatsapp.render import ELLIPSIS, fit, split_text
+from conversations import notices
+from conversations.i18n import Localizer
 from conversations.messages import Button, ListRow, Reply
 
 #: Bot API limits: message text, and the bytes of ``callback_data``.
@@ -25,14 +28,33 @@ Payload = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class Labels:
-    """Words the renderer needs that the reply does not carry."""
+    """Words the renderer needs that the reply does not carry (English until localized)."""
 
-    previous: str = "‹ Back"
-    more: str = "More ›"
-    open_link: str = "Open"
+    previous: str = notices.PREVIOUS_PAGE
+    more: str = notices.NEXT_PAGE
+    open_link: str = notices.OPEN_LINK
+    share_phone: str = notices.SHARE_PHONE
+    share_phone_hint: str = notices.SHARE_PHONE_HINT
 
 
 DEFAULT_LABELS = Labels()
+
+
+def localized(t: Localizer) -> Labels:
+    """The labels in one user's language."""
+    return Labels(
+        t._(notices.PREVIOUS_PAGE),
+        t._(notices.NEXT_PAGE),
+        t._(notices.OPEN_LINK),
+        t._(notices.SHARE_PHONE),
+        t._(notices.SHARE_PHONE_HINT),
+    )
+
+
+def needs_labels(reply: Reply) -> bool:
+    """True when rendering ``reply`` uses words of the renderer's own (worth localizing them)."""
+    paged = bool(reply.rows) and len(reply.choices()) > PAGE_SIZE
+    return reply.request_contact or paged or (bool(reply.link) and not reply.link_title)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +87,27 @@ def drafts(reply: Reply) -> list[Draft]:
 
 
 def message_payload(
-    text: str, buttons: list[dict[str, str]], is_list: bool, pages: dict[str, str]
+    text: str,
+    buttons: list[dict[str, str]],
+    is_list: bool,
+    pages: dict[str, str],
+    labels: Labels = DEFAULT_LABELS,
 ) -> Payload:
-    """The stored form of a message: its text, its buttons (shown text and data) and page-turn data."""
-    return {"type": "message", "text": text, "buttons": buttons, "is_list": is_list, "pages": pages}
+    """The stored form of a message: its text, its buttons (shown text and data) and page-turn data.
+
+    Optional keys, set by the channel: ``contact`` (the label of a share-my-number reply keyboard),
+    ``remove_keyboard``, ``key`` (the reply's key) and ``replaces`` (the key of the message it edits).
+    """
+    payload: Payload = {
+        "type": "message",
+        "text": text,
+        "buttons": buttons,
+        "is_list": is_list,
+        "pages": pages,
+    }
+    if pages:
+        payload["labels"] = {"previous": labels.previous, "more": labels.more}
+    return payload
 
 
 def page_offsets(count: int) -> list[int]:
@@ -76,10 +115,9 @@ def page_offsets(count: int) -> list[int]:
     return list(range(0, max(count, 1), PAGE_SIZE)) if count > PAGE_SIZE else [0]
 
 
-def keyboard(
-    payload: Payload, offset: int = 0, labels: Labels = DEFAULT_LABELS
-) -> list[list[dict[str, str]]]:
+def keyboard(payload: Payload, offset: int = 0) -> list[list[dict[str, str]]]:
     """The inline keyboard of a stored message at ``offset``: buttons in a row, list rows one per line."""
+    labels = Labels(**payload["labels"]) if payload.get("labels") else DEFAULT_LABELS
     buttons: list[dict[str, str]] = payload.get("buttons") or []
     if not buttons:
         return []

@@ -8,6 +8,7 @@ from typing import Any
 from bots.ingress import Item
 from bots.telegram.render import DATA_PREFIX
 from conversations.messages import ChatKind, InboundMessage
+from domain.phones import normalize_phone
 
 CHANNEL = "telegram"
 #: Commands and the text the engine's parser understands for them (``/privacy`` is the channel's own).
@@ -109,16 +110,29 @@ def inbound(
         else None,
         language_hint=sender.get("language_code"),
         display_name=display_name(sender),
+        username=str(sender["username"])[:64] if sender.get("username") else None,
     )
 
 
-def shared_phone(message: dict[str, Any], sender: dict[str, Any]) -> str | None:
-    """The sender's own number when they shared their contact (never someone else's)."""
+@dataclass(frozen=True, slots=True)
+class SharedContact:
+    """A phone number shared as a contact: as written, and E.164 when it is the sender's own."""
+
+    number: str
+    own: str | None
+    """Set only for the sender's own number (Telegram vouches for it), normalized to E.164."""
+
+
+def shared_contact(message: dict[str, Any], sender: dict[str, Any]) -> SharedContact | None:
+    """The contact a message shares, if any; only the sender's own number counts as theirs."""
     contact = message.get("contact") or {}
-    if not contact.get("phone_number") or contact.get("user_id") != sender.get("id"):
+    raw = str(contact.get("phone_number") or "").strip()
+    if not raw:
         return None
-    number = str(contact["phone_number"])
-    return number if number.startswith("+") else f"+{number}"
+    number = raw if raw.startswith("+") else f"+{raw}"
+    e164 = normalize_phone(number, "NG")  # international form: the default country plays no part
+    mine = contact.get("user_id") is not None and contact.get("user_id") == sender.get("id")
+    return SharedContact(e164 or number, e164 if mine else None)
 
 
 def token_of(data: str | None) -> str | None:
@@ -132,7 +146,8 @@ def token_of(data: str | None) -> str | None:
 def addressee(message: dict[str, Any]) -> tuple[str, str | None] | None:
     """Who a group message is addressed to: the author replied to, else a text-mentioned user.
 
-    (A plain ``@username`` carries no id, so it does not count.)
+    (A plain ``@username`` or ``mention`` entity carries no id: the engine looks the handle up
+    among the people it knows.)
     """
     replied = (message.get("reply_to_message") or {}).get("from") or {}
     if replied.get("id") and not replied.get("is_bot"):

@@ -182,10 +182,11 @@ def telegram_settings(pg_url: str, api_base: str) -> Settings:
 
 
 @asynccontextmanager
-async def telegram_app(pg_url: str) -> AsyncIterator[Harness]:
-    """The demo web app on PostgreSQL with the Bot API sandbox, its webhook pointing at the app."""
+async def telegram_app(pg_url: str, **settings: Any) -> AsyncIterator[Harness]:
+    """The demo web app on PostgreSQL with the Bot API sandbox, its webhook pointing at the app
+    (``settings`` override the demo's, e.g. ``gift_ttl_hours=1``)."""
     bot_api = await start_telegram_sandbox(token=TOKEN, username=BOT_USERNAME, webhook_secret=SECRET)
-    web_app = create_app(telegram_settings(pg_url, bot_api.api_base))
+    web_app = create_app(telegram_settings(pg_url, bot_api.api_base).model_copy(update=settings))
     try:
         async with TestClient(TestServer(web_app)) as client:
             bot_api.state.webhook_url = str(client.make_url("/webhook/telegram"))

@@ -80,7 +80,8 @@ async def test_full_group_gift_from_reply_to_recipients_receipt(pg_url: str) -> 
         assert await h.wallet(alice) == 1_000_000  # escrowed: pending, not yet posted
 
         await h.say(bobby, f"/start {token}")
-        assert "Alice sent you ₦500.00 airtime" in plain(h.texts_to(bobby["id"])[-1])
+        offer, hint = h.texts_to(bobby["id"])[-2:]
+        assert "Alice sent you ₦500.00 airtime" in plain(offer) and "Share my number" in hint
         await h.say(bobby, "08031234567")
         await settle(h)
         texts = [plain(t) for t in h.texts_to(bobby["id"])]

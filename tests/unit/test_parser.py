@@ -162,6 +162,27 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ),
     ("pacote de dados 2 Go", "GW", {"intent": Intent.BUY_DATA, "data_mb": 2048}),
     ("estou em Cabo Verde", "CV", {"country": "CV", "language": "pt"}),
+    # --- identity checks and PIN resets, every language
+    ("verify", "NG", {"intent": Intent.VERIFY_IDENTITY}),
+    ("my bvn is 22123456789", "NG", {"intent": Intent.VERIFY_IDENTITY, "amount": None}),
+    ("upgrade my account", "NG", {"intent": Intent.VERIFY_IDENTITY}),
+    ("make i verify abeg", "NG", {"intent": Intent.VERIFY_IDENTITY, "language": "pcm"}),
+    ("vérifier mon identité", "SN", {"intent": Intent.VERIFY_IDENTITY, "language": "fr"}),
+    ("verificar identidade", "CV", {"intent": Intent.VERIFY_IDENTITY, "language": "pt"}),
+    ("I forgot my PIN", "NG", {"intent": Intent.RESET_PIN}),
+    ("reset pin", "GH", {"intent": Intent.RESET_PIN}),
+    ("abeg i don forget my pin", "NG", {"intent": Intent.RESET_PIN, "language": "pcm"}),
+    ("j'ai oublié mon code", "CI", {"intent": Intent.RESET_PIN, "language": "fr"}),
+    ("esqueci o pin", "CV", {"intent": Intent.RESET_PIN, "language": "pt"}),
+    # --- money out
+    ("transfer 5k to +233241234567", "GH", {"intent": Intent.SEND_MONEY, "amount": D(5000)}),
+    ("envoyer 5000 à 77 123 45 67", "SN", {"intent": Intent.SEND_MONEY, "phone": "+221771234567"}),
+    ("abeg send 2k give 08031234567", "NG", {"intent": Intent.SEND_MONEY, "amount": D(2000)}),
+    (
+        "send 10000 to GTBank 0123456789",
+        "NG",
+        {"intent": Intent.SEND_MONEY, "amount": D(10000), "phone": None},
+    ),
     # --- countries named
     ("I'm in Ghana", "NG", {"country": "GH"}),
     ("I live in sierra leone", "LR", {"country": "SL"}),
