@@ -23,7 +23,7 @@ from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
-from admin import inbox, orders
+from admin import inbox, orders, transfers
 from admin import staff as accounts
 from admin.channels import AgentChannel, Window
 from admin.inbox import Filters, Refused, aware, duration, mask_phone
@@ -33,6 +33,7 @@ from domain import audit, handoff
 from domain.database import Database
 from domain.models import CannedResponse, Conversation, Identity, Staff, StaffSession, User
 from domain.ports import FulfilmentQueue
+from domain.transfers import TransferService
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class Inbox:
     queue: FulfilmentQueue
     channels: Mapping[str, AgentChannel] = field(default_factory=dict)
     sla_minutes: int = 15
+    # Release and reject need neither the PIN pepper nor a payout gateway: a bare service will do
+    # when the composition root passes none (its own also sends, so it has both).
+    transfers: TransferService = field(default_factory=lambda: TransferService(pepper=b""))
 
 
 INBOX_KEY = web.AppKey("inbox", Inbox)
@@ -81,7 +85,9 @@ def _money(amount: int | None, currency: str | None) -> str:
     return format_currency(Money(amount, currency).major, currency, locale=locale, currency_digits=True)
 
 
-_templates.globals.update(mode_labels=MODE_LABELS, when=_when, money=_money, mask=mask_phone)
+_templates.globals.update(
+    mode_labels=MODE_LABELS, when=_when, money=_money, mask=mask_phone, redact=transfers.hide_numbers
+)
 
 
 def render(template_name: str, /, **context: Any) -> web.Response:
@@ -107,10 +113,12 @@ class Ctx:
     staff: Staff
     session: StaffSession
     form: Mapping[str, str]
+    held_count: int = 0
+    """Transfers waiting for review (the navigation's badge; counted for pages only)."""
 
     @property
     def base(self) -> dict[str, Any]:
-        return {"staff": self.staff, "csrf": self.session.csrf_token}
+        return {"staff": self.staff, "csrf": self.session.csrf_token, "held_count": self.held_count}
 
 
 def _secure(request: web.Request) -> bool:
@@ -126,6 +134,7 @@ async def _auth(request: web.Request, *, admin: bool = False, page: bool = True)
     token = request.cookies.get(SESSION_COOKIE, "")
     async with deps.db.transaction() as session:
         found = await accounts.session_staff(session, token)
+        held_count = await transfers.held_count(session) if found and request.method == "GET" else 0
     if found is None:
         if page and request.method == "GET" and not request.headers.get("X-Partial"):
             raise web.HTTPFound("/inbox/login")
@@ -139,7 +148,7 @@ async def _auth(request: web.Request, *, admin: bool = False, page: bool = True)
             raise web.HTTPForbidden(text="Bad or missing CSRF token; reload the page and try again")
     if admin and staff.role != accounts.Role.ADMIN:
         raise web.HTTPForbidden(text="Admins only")
-    return Ctx(staff, staff_session, form)
+    return Ctx(staff, staff_session, form, held_count)
 
 
 def _back(path: str, **params: str) -> web.HTTPSeeOther:
@@ -448,6 +457,76 @@ def _order_action(name: str) -> Callable[[web.Request], Awaitable[web.Response]]
     return handler
 
 
+# ---- money transfers held for review ---------------------------------------------------------
+
+
+async def _transfer_lists(request: web.Request) -> dict[str, Any]:
+    deps = request.app[INBOX_KEY]
+    async with deps.db.transaction() as session:
+        return {
+            "held": await transfers.held(session, deps.transfers),
+            "stale": await transfers.stale_payouts(session),
+            "stale_after": f"{int(transfers.STALE_PAYOUT.total_seconds()) // 60} minutes",
+        }
+
+
+async def transfers_page(request: web.Request) -> web.Response:
+    ctx = await _auth(request)
+    return render(
+        "transfers.html",
+        **ctx.base,
+        **(await _transfer_lists(request)),
+        error=request.query.get("error", ""),
+        notice=request.query.get("notice", ""),
+    )
+
+
+async def transfers_partial(request: web.Request) -> web.Response:
+    ctx = await _auth(request)
+    return render("_transfers.html", **ctx.base, **(await _transfer_lists(request)))
+
+
+async def transfer_page(request: web.Request) -> web.Response:
+    ctx = await _auth(request)
+    async with request.app[INBOX_KEY].db.transaction() as session:
+        found = await transfers.detail(session, _id(request))
+    if found is None:
+        raise web.HTTPNotFound(text="No such transfer")
+    return render(
+        "transfer.html",
+        **ctx.base,
+        t=found.row,
+        d=found,
+        error=request.query.get("error", ""),
+        notice=request.query.get("notice", ""),
+    )
+
+
+def _review(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A release or reject by the signed-in staff member; a second one is told who decided first."""
+
+    async def handler(request: web.Request) -> web.Response:
+        ctx = await _auth(request)
+        deps = request.app[INBOX_KEY]
+        transfer_id = _id(request)
+        target = f"/inbox/transfers/{transfer_id}"
+        try:
+            async with deps.db.transaction() as session:
+                if name == "release":
+                    decision = await transfers.release(session, deps.transfers, transfer_id, ctx.staff)
+                else:
+                    decision = await transfers.reject(
+                        session, deps.transfers, transfer_id, ctx.staff, ctx.form.get("reason", "")
+                    )
+        except Refused as refused:
+            raise _back(target, error=str(refused)) from None
+        if decision.event:
+            await deps.live.publish(decision.conversation_id or 0, decision.event)
+        raise _back(target, notice=decision.message)
+
+    return handler
+
+
 # ---- admin -----------------------------------------------------------------------------------
 
 
@@ -549,6 +628,11 @@ def add_routes(app: web.Application) -> None:
         r.add_post(f"/inbox/c/{{id}}/{act.__name__.strip('_')}", _action(act))
     for name in ("requery", "refund", "receipt"):
         r.add_post(f"/inbox/orders/{{id}}/{name}", _order_action(name))
+    r.add_get("/inbox/transfers", transfers_page)
+    r.add_get("/inbox/transfers/list", transfers_partial)
+    r.add_get("/inbox/transfers/{id}", transfer_page)
+    for name in ("release", "reject"):
+        r.add_post(f"/inbox/transfers/{{id}}/{name}", _review(name))
     r.add_get("/inbox/staff", staff_page)
     r.add_post("/inbox/staff/{id}/disable", _set_active(False))
     r.add_post("/inbox/staff/{id}/enable", _set_active(True))

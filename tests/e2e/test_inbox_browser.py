@@ -1,7 +1,8 @@
 """The support inbox in a real browser: Playwright driving Debian's Chromium (``/usr/bin/chromium``).
 
 Log in, see a waiting conversation appear live, take it over, reply (it reaches the WhatsApp
-sandbox), add a private note (it never does), hand back (the bot answers again), resolve.
+sandbox), add a private note (it never does), hand back (the bot answers again), resolve; then
+release a money transfer held for review.
 Set ``NEXUSTOP_SCREENSHOTS=docs/screenshots`` to keep the screenshots for the README.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.inbox_harness import PASSWORD, conversation_of, new_staff
+from tests.integration.test_inbox_transfers import customer, send, staff_id
 from tests.integration.whatsapp_harness import Harness, nigerian_number, text_update, whatsapp_app
 
 CHROMIUM = os.environ.get("NEXUSTOP_CHROMIUM", "/usr/bin/chromium")
@@ -110,6 +112,16 @@ async def test_agent_takes_over_replies_notes_hands_back_and_resolves(pg_url: st
 
             await page.click("button[name=resolve]")
             await expect(page.locator("#mode")).to_have_text("Resolved")
+
+            sender = await customer(h, "Musa Bello", verified_by=await staff_id(h.app.db, email))
+            held = await send(h.app.db, sender, 1_500, to=await customer(h, "Ife Oladele"))
+            await page.goto(f"{base}/inbox/transfers")
+            transfer = page.locator(f"tr.transfer[data-id='{held.id}']")
+            await expect(transfer).to_contain_text("₦1,500.00")
+            await transfer.locator("a.review").click()
+            await page.click("button[name=release]")
+            await expect(page.locator(".flash.notice")).to_contain_text("Released")
+            await expect(page.locator("#state")).to_have_text("completed")
 
             phone = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             await phone.context.add_cookies(await page.context.cookies())
