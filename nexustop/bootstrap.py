@@ -23,7 +23,11 @@ from domain import gifts
 from domain.database import Database
 from domain.funding import FundingService
 from domain.ports import FulfilmentQueue
+from domain.transfers import TransferService
 from nexustop import funding as funding_wiring
+from nexustop import identity as identity_wiring
+from nexustop import payouts as payout_wiring
+from nexustop import transfers as transfer_wiring
 from nexustop.db import upgrade_async
 from nexustop.periodic import run_every
 from nexustop.providers import build_topup_provider
@@ -67,6 +71,9 @@ def demo_settings(base: Settings) -> Settings:
     if not base.telegram_configured():
         update |= SANDBOX_TELEGRAM
     update |= funding_wiring.demo_funding_settings(base)
+    update |= payout_wiring.demo_payout_settings(base.model_copy(update=update))
+    update |= identity_wiring.demo_identity_settings(base)
+    update |= transfer_wiring.demo_transfer_settings(base)
     return base.model_copy(update=update)
 
 
@@ -128,6 +135,8 @@ class App:
     """Live support-inbox events (Redis pub/sub), fed by the engine and the inbox's actions."""
     funding: FundingService | None = None
     """Wallet top-ups through the configured payment gateways (their webhooks and poller)."""
+    transfers: TransferService | None = None
+    """Money out (P2P, claims, payouts, review); None while ``PIN_PEPPER`` is unset."""
 
     async def drain(self, timeout: float) -> None:
         """Let in-process fulfilment finish (no-op when Celery workers do it)."""
@@ -140,6 +149,7 @@ async def _start_sandbox(stack: AsyncExitStack, settings: Settings) -> Settings:
     runner, base_url = await start_vtpass_sandbox()
     stack.push_async_callback(runner.cleanup)
     settings = settings.model_copy(update={"vtpass_base_url": base_url})
+    settings = await identity_wiring.start_identity_sandbox(stack, settings)
     if (
         settings.whatsapp_api_base == META_GRAPH_API
         and settings.whatsapp_token == SANDBOX_WHATSAPP["whatsapp_token"]
@@ -192,6 +202,12 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         db = Database(settings.database_url)
         stack.push_async_callback(db.dispose)
         funding = await funding_wiring.open_funding(stack, settings, db)
+        payouts = payout_wiring.open_payout_gateways(stack, settings, funding.gateways)
+        transfers = transfer_wiring.build_transfer_service(settings, payouts)
+        identity = identity_wiring.build_identity_verifier(settings)
+        if identity is not None:
+            stack.push_async_callback(identity.close)
+        kyc_pepper = settings.kyc_pepper.get_secret_value()  # empty: identity checks are off
         provider = build_topup_provider(settings)
         stack.push_async_callback(provider.close)
         queue = build_queue(settings, db, provider)
@@ -209,10 +225,16 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
             live=live.publish,
             reply_minutes=settings.support_reply_minutes,
             funding=funding,
+            gift_ttl_hours=settings.gift_ttl_hours,
+            transfers=transfers,
+            identity=identity if kyc_pepper else None,
+            kyc_pepper=kyc_pepper,
         )
         if isinstance(queue, InProcessQueue):  # no Celery beat: poll for unannounced payments here
             funding_wiring.start_poller(stack, funding, settings.funding_poll_seconds)
             run_every(stack, "gift expiry", 60.0, lambda: gifts.expire_due(db))
+            if transfers is not None:
+                transfer_wiring.start_transfer_jobs(stack, transfers, db, settings.payout_poll_seconds)
         whatsapp = None
         if (config := whatsapp_config(settings)) is not None:
             whatsapp = WhatsAppChannel(config, db, engine)
@@ -221,13 +243,25 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         if (tg_config := telegram_config(settings)) is not None:
             telegram = TelegramChannel(tg_config, db, engine, await build_pacer(stack, settings))
             stack.push_async_callback(telegram.close)
-        yield App(settings, db, provider, queue, engine, whatsapp, telegram, live=live, funding=funding)
+        yield App(
+            settings,
+            db,
+            provider,
+            queue,
+            engine,
+            whatsapp,
+            telegram,
+            live=live,
+            funding=funding,
+            transfers=transfers,
+        )
 
 
 def sandbox_app() -> web.Application:
     """An aiohttp app that serves every sandbox under one port (``nexustop sandbox``)."""
     from payments.sandbox.flutterwave import create_flutterwave_sandbox
     from payments.sandbox.graph import create_graph_sandbox
+    from payments.sandbox.identity import create_identity_sandbox
     from payments.sandbox.momo import create_momo_sandbox
     from payments.sandbox.orange import create_orange_sandbox
     from payments.sandbox.paystack import create_paystack_sandbox
@@ -242,4 +276,5 @@ def sandbox_app() -> web.Application:
     app.add_subapp("/flutterwave/", create_flutterwave_sandbox())
     app.add_subapp("/momo/", create_momo_sandbox())
     app.add_subapp("/orange/", create_orange_sandbox())
+    app.add_subapp("/identity/", create_identity_sandbox())
     return app

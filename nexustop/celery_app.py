@@ -54,6 +54,11 @@ def configure(app: Celery, settings: Settings) -> None:
                 "schedule": POLL_PAYMENTS_EVERY_SECONDS,
                 "options": {"expires": POLL_PAYMENTS_EVERY_SECONDS},
             },
+            "send-and-check-payouts": {
+                "task": "nexustop.poll_payouts",
+                "schedule": settings.payout_poll_seconds,
+                "options": {"expires": settings.payout_poll_seconds},
+            },
         },
         beat_schedule_filename=str(VAR_DIR / "celerybeat-schedule"),
     )

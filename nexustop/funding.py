@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from domain.database import Database
 from domain.funding import FundingService
 from domain.ports import PaymentGateway
+from domain.transfers import TransferService
 from nexustop.periodic import run_every
 from nexustop.settings import Settings
 from payments.flutterwave import FlutterwaveGateway
@@ -158,33 +159,53 @@ async def start_gateway_sandboxes(stack: AsyncExitStack, settings: Settings) -> 
     )
 
 
+#: Where a webhook route finds the transfer service and its database (None: money out is off).
+PayoutWebhooks = Callable[[web.Request], "tuple[TransferService, Database] | None"]
+
+
 def webhook_handler(
     funding: Callable[[web.Request], FundingService | None],
     gateway: str,
     *,
     spawn: Callable[[Awaitable[object]], None] | None = None,
+    payouts: PayoutWebhooks | None = None,
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """A handler that stores the webhook (committed) and then acts on it.
 
-    With ``spawn`` the acting happens in the background after a quick 200 (the poller picks up
-    any the process dies before acting on); without, before answering.
+    The gateway posts payment and transfer events to the same URL: transfer events go to the
+    transfer service, everything else to wallet funding. With ``spawn`` the acting happens in
+    the background after a quick 200 (the pollers pick up any the process dies before acting
+    on); without, before answering.
     """
 
+    def run(work: Awaitable[object]) -> Awaitable[object] | None:
+        if spawn is None:
+            return work
+        spawn(work)
+        return None
+
     async def handle(request: web.Request) -> web.Response:
-        service = funding(request)
-        if service is None or gateway not in service.gateways:
-            return web.json_response({"error": "gateway not configured"}, status=404)
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() != QUERY_HEADER}
         headers[QUERY_HEADER] = request.query_string  # Orange: the notification URL carries our reference
+        money_out = payouts(request) if payouts is not None else None
+        if money_out is not None:
+            transfers, db = money_out
+            webhook = await transfers.receive_webhook(db, gateway, body, headers)
+            if webhook is not None:
+                if webhook.authentic is False:
+                    return web.json_response({"status": "refused"}, status=401)
+                if (pending := run(transfers.act_on(db, webhook))) is not None:
+                    await pending
+                return web.json_response({"status": "ok"})
+        service = funding(request)
+        if service is None or gateway not in service.gateways:
+            return web.json_response({"error": "gateway not configured"}, status=404)
         received = await service.receive(gateway, body, headers)
         if received.authentic is False:
             return web.json_response({"status": "refused"}, status=401)
-        if received.event_id is not None:
-            if spawn is not None:
-                spawn(service.process_event(received.event_id))
-            else:
-                await service.process_event(received.event_id)
+        if received.event_id is not None and (pending := run(service.process_event(received.event_id))):
+            await pending
         return web.json_response({"status": "ok"})
 
     return handle
@@ -207,10 +228,11 @@ def add_webhook_routes(
     funding: Callable[[web.Request], FundingService | None],
     *,
     spawn: Callable[[Awaitable[object]], None] | None = None,
+    payouts: PayoutWebhooks | None = None,
 ) -> None:
     """Mount ``POST /webhook/paystack|flutterwave|mtn|orange`` (MoMo may also ``PUT``)."""
     for path, gateway in WEBHOOK_PATHS.items():
-        handler = webhook_handler(funding, gateway, spawn=spawn)
+        handler = webhook_handler(funding, gateway, spawn=spawn, payouts=payouts)
         web_app.router.add_post(f"/webhook/{path}", handler)
         if path == "mtn":
             web_app.router.add_put(f"/webhook/{path}", handler)

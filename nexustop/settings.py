@@ -95,6 +95,34 @@ class Settings(BaseSettings):
     support_reply_minutes: int = 15
     """What users are told about when a person answers after a handoff; also the inbox's SLA target."""
 
+    pin_pepper: SecretStr = SecretStr("")
+    """HMAC key mixed into every transaction PIN before hashing; money out is off until it is set."""
+    claim_ttl_hours: float = 72.0
+    """Money sent to a number not yet with us is refunded if not claimed within this many hours."""
+    payout_check_delays_seconds: tuple[float, ...] = (5.0, 15.0, 60.0, 300.0, 900.0, 3600.0)
+    """Waits between status checks of a payout whose outcome is not final (the last one repeats)."""
+    payout_poll_seconds: float = 5.0
+    """How often the in-process poller (demo, ``serve`` without beat) sends and checks payouts."""
+
+    identity_base_url: str = "https://api.dojah.io"
+    """The identity verifier (a Dojah-shaped KYC API); ``nexustop sandbox`` serves one at …/identity."""
+    identity_app_id: str = ""
+    """Sent as ``AppId``; identity checks are enabled when it and the secret key are set."""
+    identity_secret_key: SecretStr = SecretStr("")
+    """Sent as ``Authorization`` (the key itself, no ``Bearer``)."""
+    kyc_pepper: SecretStr = SecretStr("")
+    """HMAC key of the stored BVN/NIN/ID hashes: long and random; changing it orphans every hash."""
+
+    gift_ttl_hours: int = 48
+    """Unclaimed gifts expire after this many hours; what is left in escrow goes back to the sender."""
+
+    mtn_disbursement_subscription_key: SecretStr = SecretStr("")
+    """Disbursement ``Ocp-Apim-Subscription-Key``; MoMo payouts are on when it and the API user are set."""
+    mtn_disbursement_api_user: str = ""
+    mtn_disbursement_api_key: SecretStr = SecretStr("")
+    mtn_disbursement_countries: tuple[str, ...] = ("GH",)
+    """MTN countries these disbursement credentials pay out in (MTN issues one set per country)."""
+
     demo: bool = False
     """Embedded defaults: SQLite, in-process tasks and sandbox, opening balance for new users."""
 

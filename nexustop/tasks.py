@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Coroutine
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -18,8 +19,10 @@ from domain.fulfilment import CheckAgain, due_for_check, fulfil
 from domain.funding import FundingService
 from nexustop.celery_app import app
 from nexustop.funding import build_gateways
+from nexustop.payouts import open_payout_gateways
 from nexustop.providers import build_topup_provider
 from nexustop.settings import Settings, get_settings
+from nexustop.transfers import build_transfer_service
 from payments.vtpass import VTpassProvider
 
 log = logging.getLogger(__name__)
@@ -131,8 +134,29 @@ def _expire_gifts() -> int:
     return count
 
 
+async def _money_out_once(rt: WorkerRuntime) -> dict[str, int]:
+    async with AsyncExitStack() as stack:
+        funding = build_gateways(rt.settings)
+        for gateway in funding.values():
+            stack.push_async_callback(gateway.close)
+        service = build_transfer_service(rt.settings, open_payout_gateways(stack, rt.settings, funding))
+        if service is None:
+            return {}
+        return {"payouts": await service.poll(rt.db), "expired": await service.expire_due(rt.db)}
+
+
+def _poll_payouts() -> dict[str, int]:
+    """Send queued payouts, ask about pending ones, refund unclaimed transfers past their expiry."""
+    rt = runtime()
+    counts = rt.run(_money_out_once(rt))
+    if any(counts.values()):
+        log.info("money-out poller: %s", counts)
+    return counts
+
+
 # Registered by call rather than decorator: Celery is untyped, and a decorator would erase the types.
 fulfil_order: Task = app.task(bind=True, acks_late=True, name="nexustop.fulfil_order")(_fulfil_order)
 reconcile: Task = app.task(name="nexustop.reconcile")(_reconcile)
 poll_payments: Task = app.task(name="nexustop.poll_payments")(_poll_payments)
 expire_gifts: Task = app.task(name="nexustop.expire_gifts")(_expire_gifts)
+poll_payouts: Task = app.task(name="nexustop.poll_payouts")(_poll_payouts)

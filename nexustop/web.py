@@ -15,6 +15,8 @@ from admin.web import INBOX_KEY, Inbox
 from bots.telegram import webhook as telegram_webhook
 from bots.telegram.webhook import TELEGRAM_KEY
 from bots.whatsapp.webhook import WHATSAPP_KEY, add_routes
+from domain.database import Database
+from domain.transfers import TransferService
 from nexustop.bootstrap import App, running_app, telegram_config, whatsapp_config
 from nexustop.funding import Spawner, add_webhook_routes
 from nexustop.settings import Settings
@@ -34,6 +36,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+def money_out(request: web.Request) -> tuple[TransferService, Database] | None:
+    """The transfer service and its database, for payout webhooks (None while money out is off)."""
+    app = request.app[APP_KEY]
+    return None if app.transfers is None else (app.transfers, app.db)
+
+
 def support_inbox(app: App) -> Inbox:
     """The staff inbox, able to reply on every configured chat channel."""
     channels: dict[str, AgentChannel] = {}
@@ -42,7 +50,10 @@ def support_inbox(app: App) -> Inbox:
     if app.telegram is not None:
         channels["telegram"] = TelegramAgent(app.telegram)
     assert app.live is not None
-    return Inbox(app.db, app.live, app.queue, channels, sla_minutes=app.settings.support_reply_minutes)
+    inbox = Inbox(app.db, app.live, app.queue, channels, sla_minutes=app.settings.support_reply_minutes)
+    if app.transfers is not None:
+        inbox.transfers = app.transfers
+    return inbox
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -70,7 +81,12 @@ def create_app(settings: Settings) -> web.Application:
 
     web_app.cleanup_ctx.append(lifecycle)
     web_app.router.add_get("/healthz", healthz)
-    add_webhook_routes(web_app, lambda request: request.app[APP_KEY].funding, spawn=Spawner())
+    add_webhook_routes(
+        web_app,
+        lambda request: request.app[APP_KEY].funding,
+        spawn=Spawner(),
+        payouts=money_out,
+    )
     inbox_web.add_routes(web_app)
     if whatsapp_config(settings) is not None:
         add_routes(web_app)

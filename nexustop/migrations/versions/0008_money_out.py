@@ -139,6 +139,9 @@ def upgrade() -> None:
             batch_op.f("ix_money_transfer_events_money_transfer_id"), ["money_transfer_id"], unique=False
         )
 
+    with op.batch_alter_table("gifts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("ttl_hours", sa.Integer(), nullable=True))
+
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.add_column(sa.Column("username", sa.String(length=64), nullable=True))
         batch_op.create_index(batch_op.f("ix_identities_username"), ["username"], unique=False)
@@ -174,6 +177,9 @@ def downgrade() -> None:
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_identities_username"))
         batch_op.drop_column("username")
+
+    with op.batch_alter_table("gifts", schema=None) as batch_op:
+        batch_op.drop_column("ttl_hours")
 
     with op.batch_alter_table("money_transfer_events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_money_transfer_events_money_transfer_id"))

@@ -1,0 +1,117 @@
+"""Money out in the demo web app: payouts through the Paystack sandbox, its transfer webhooks on our route."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import uuid
+from datetime import timedelta
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from domain import ledger, pins, users
+from domain.banks import find_bank
+from domain.database import Database
+from domain.models import KycProfile, utcnow
+from domain.money import Money
+from domain.payout_routes import route_payout
+from domain.ports import PayoutStatus
+from domain.transfers import (
+    Recipient,
+    SendRequest,
+    TransferService,
+    TransferState,
+    by_reference,
+    new_reference,
+)
+from nexustop.bootstrap import demo_settings
+from nexustop.settings import Settings
+from nexustop.web import APP_KEY, create_app
+
+SECRET = "sk_test_sandbox"
+
+
+def _signed(event: str, reference: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"event": event, "data": {"reference": reference, "id": 1, "status": "x"}}).encode()
+    return body, {"x-paystack-signature": hmac.new(SECRET.encode(), body, hashlib.sha512).hexdigest()}
+
+
+async def _sender(db: Database, transfers: TransferService) -> int:
+    """A Nigerian tier-1 user with a PIN and ₦20,000, old enough not to cool off."""
+    async with db.transaction() as session:
+        known = await users.find_or_create_user(session, "test", uuid.uuid4().hex, phone="+2348030000123")
+        known.user.country = "NG"
+        known.user.created_at = known.identity.created_at = utcnow() - timedelta(days=30)
+        session.add(KycProfile(user_id=known.user.id, tier=1))
+        await pins.set_pin(session, known.user.id, "2580", transfers.pepper)
+        wallet = await ledger.open_wallet(session, known.user.id, "NGN")
+        promo = await ledger.open_system_account(session, "promo", "NGN")
+        await ledger.create_transfer(
+            session, ledger.NewTransfer("promo:web", promo, wallet, 20_000_00, "NGN", "promo")
+        )
+        return known.user.id
+
+
+async def test_a_reversed_bank_payout_is_refunded_once_through_the_webhook_route(sqlite_url: str) -> None:
+    # Nothing listens at public_url: the sandbox's own webhooks are lost, the test posts its own.
+    settings = demo_settings(Settings(database_url=sqlite_url, public_url="http://127.0.0.1:9"))
+    server = TestServer(create_app(settings))
+    async with TestClient(server) as client:
+        app = server.app[APP_KEY]
+        transfers = app.transfers
+        assert transfers is not None and {"paystack", "flutterwave"} <= set(transfers.gateways)
+        sender = await _sender(app.db, transfers)
+        bank = find_bank("NG", "gtbank")
+        assert bank is not None
+        route = route_payout(transfers.gateways, bank, "0123453333")  # sandbox: succeeds, then reversed
+        assert route is not None
+        async with client.session.post(
+            f"{app.settings.paystack_base_url}/sandbox/transfers/control",
+            json={"pending_queries": 0, "reverse_after": 0.5},
+        ) as knobs:
+            assert knobs.status == 200
+        reference = new_reference()
+        async with app.db.transaction() as session:
+            sent = await transfers.send(
+                session,
+                SendRequest(
+                    reference,
+                    sender,
+                    "NG",
+                    Money.of(10_000, "NGN"),
+                    "2580",
+                    Recipient(destination=route.destination, account_name="ADA OBI"),
+                ),
+            )
+        assert sent.transfer is not None and sent.transfer.state == TransferState.QUEUED
+
+        async def state() -> str:
+            async with app.db.transaction() as session:
+                row = await by_reference(session, reference)
+                assert row is not None
+                return row.state
+
+        for _ in range(100):  # the in-process poller sends it within a second
+            if await state() == TransferState.SUCCEEDED:
+                break
+            await asyncio.sleep(0.1)
+        assert await state() == TransferState.SUCCEEDED
+
+        for _ in range(100):  # the sandbox reverses it shortly (knob above), telling nobody
+            if (await transfers.gateways["paystack"].query_payout(reference)).status is PayoutStatus.REVERSED:
+                break
+            await asyncio.sleep(0.1)
+        forged_body, _ = _signed("transfer.reversed", reference)
+        forged = await client.post(
+            "/webhook/paystack", data=forged_body, headers={"x-paystack-signature": "0" * 128}
+        )
+        assert forged.status == 401 and await state() == TransferState.SUCCEEDED
+        body, headers = _signed("transfer.reversed", reference)
+        for _ in range(5):  # the genuine webhook, five times: one refund
+            assert (await client.post("/webhook/paystack", data=body, headers=headers)).status == 200
+        assert await state() == TransferState.REVERSED
+        async with app.db.transaction() as session:
+            assert await users.available_balance(session, sender, "NGN") == 20_000_00
+            assert all(d == c for d, c in (await ledger.currency_sums(session)).values())
