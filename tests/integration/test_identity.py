@@ -29,8 +29,8 @@ from payments.sandbox.identity import (
     start_identity_sandbox,
 )
 
-CLIENT_TIMEOUT = 0.3
-SANDBOX_DELAY = 1.5
+CLIENT_TIMEOUT = 1.0
+SANDBOX_DELAY = 2.5
 
 
 @pytest_asyncio.fixture(scope="module")
