@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/whatsapp_ingress.py
+	$(BIN)/python bench/transfers.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -150,7 +150,9 @@ class PinState:
     changed: bool = False
 
 
-def check(state: PinState | None, pin: str, pepper: bytes, now: datetime) -> PinCheck:
+def check(
+    state: PinState | None, pin: str, pepper: bytes, now: datetime, *, verified: Verified | None = None
+) -> PinCheck:
     """Check a PIN against a locked state, counting a wrong one on it (no I/O; save it afterwards).
 
     While locked, nothing is checked and nothing counts. The third wrong PIN in a row locks
@@ -160,7 +162,11 @@ def check(state: PinState | None, pin: str, pepper: bytes, now: datetime) -> Pin
         return PinCheck(PinVerdict.NOT_SET)
     if state.locked_until is not None and aware(state.locked_until) > now:
         return PinCheck(PinVerdict.LOCKED, 0, aware(state.locked_until))
-    if _matches(state.pin_hash, pin, pepper):
+    if verified is not None and verified.pin_hash == state.pin_hash:
+        matched = verified.matched  # hashed before the lock, against the very hash now locked
+    else:
+        matched = _matches(state.pin_hash, pin, pepper)
+    if matched:
         if state.failed_attempts or state.locked_until is not None:
             state.failed_attempts, state.locked_until, state.changed = 0, None, True
         return PinCheck(PinVerdict.OK)
@@ -172,7 +178,34 @@ def check(state: PinState | None, pin: str, pepper: bytes, now: datetime) -> Pin
     return PinCheck(PinVerdict.LOCKED, 0, state.locked_until, just_locked=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A PIN compared with a hash read before the row was locked (argon2 is the slow part)."""
+
+    pin_hash: str | None
+    matched: bool
+
+
+def verify_against(pin_hash: str | None, pin: str, pepper: bytes) -> Verified:
+    """Compare ``pin`` with ``pin_hash`` outside any lock; ``check`` uses it if the hash is unchanged."""
+    return Verified(pin_hash, pin_hash is not None and _matches(pin_hash, pin, pepper))
+
+
 _credentials = cast(Table, Credential.__table__)
+_HASHES = select(_credentials.c.user_id, _credentials.c.pin_hash).where(
+    _credentials.c.user_id.in_(bindparam("user_ids", expanding=True))
+)
+
+
+async def read_hashes(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str | None]:
+    """The stored PIN hashes of ``user_ids``, read without locking."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    connection = await session.connection()
+    return {row[0]: row[1] for row in await connection.execute(_HASHES, {"user_ids": wanted})}
+
+
 _LOCK_STATES = (
     select(
         _credentials.c.user_id,

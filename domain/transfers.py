@@ -878,23 +878,32 @@ class _Batch:
                 plan.outcome = Sent(row) if mine else Sent(None, Refusal.BAD_AMOUNT)
 
     async def _check_pins(self) -> None:
-        """Every PIN, against its locked state; wrong ones count whatever else happens."""
-        states = await pins.lock_states(self.session, [p.request.sender_user_id for p in self._open()])
+        """Every PIN, against its locked state; wrong ones count whatever else happens.
+
+        The argon2 comparisons run first, off the event loop and before any row is locked, so a
+        batch holds its locks only for the quick part; ``pins.check`` redoes a comparison whose
+        hash changed in between.
+        """
         plans = self._open()
-        # argon2 releases the GIL: checking off the event loop lets other transactions proceed meanwhile.
-        checks = await asyncio.to_thread(
+        senders = [plan.request.sender_user_id for plan in plans]
+        hashes = await pins.read_hashes(self.session, senders)
+        pepper = self.service.pepper
+        verified = await asyncio.to_thread(
             lambda: [
-                pins.check(states.get(p.request.sender_user_id), p.request.pin, self.service.pepper, self.now)
+                pins.verify_against(hashes.get(p.request.sender_user_id), p.request.pin, pepper)
                 for p in plans
             ]
         )
-        for plan, check in zip(plans, checks, strict=True):
-            plan.check = check
+        states = await pins.lock_states(self.session, senders)
+        for plan, seen in zip(plans, verified, strict=True):
             sender = plan.request.sender_user_id
+            plan.check = check = pins.check(
+                states.get(sender), plan.request.pin, pepper, self.now, verified=seen
+            )
             if check.just_locked:
                 self.lines.append(pins.lock_line(sender))
-            if not plan.check.ok:
-                plan.refuse(_PIN_REFUSALS[plan.check.verdict])
+            if not check.ok:
+                plan.refuse(_PIN_REFUSALS[check.verdict])
         await pins.save_states(self.session, states.values())
 
     async def _people(self) -> dict[int | str, _Person]:

@@ -329,8 +329,8 @@ def holder_name(reply: Any) -> str | None:
     return whole or " ".join(part for part in parts if part) or None
 
 
-def check_from_status(reply: dict[str, Any], reference: str) -> PaymentCheck:
-    """A request-to-pay status body as a ``PaymentCheck``.
+def _status_fields(reply: dict[str, Any], reference: str) -> tuple[str, dict[str, Any]]:
+    """The raw status of a MoMo status body and the fields every check reads from it.
 
     The body does not repeat ``X-Reference-Id``; we set ``externalId`` to our reference, so a
     different ``externalId`` is a mismatch.
@@ -338,26 +338,22 @@ def check_from_status(reply: dict[str, Any], reference: str) -> PaymentCheck:
     raw = str(reply.get("status", "")).upper()
     currency = text_or_none(reply.get("currency"))
     external = text_or_none(reply.get("externalId"))
-    return PaymentCheck(
-        status=_STATUS.get(raw, PaymentStatus.PENDING),
-        reference=external if external is not None else reference,
-        amount_minor=major_to_minor(reply.get("amount"), currency),
-        currency=currency,
-        gateway_reference=text_or_none(reply.get("financialTransactionId")),
-        detail=f"momo: {raw} {reply.get('reason', '') or ''}".strip()[:200],
-    )
+    return raw, {
+        "reference": external if external is not None else reference,
+        "amount_minor": major_to_minor(reply.get("amount"), currency),
+        "currency": currency,
+        "gateway_reference": text_or_none(reply.get("financialTransactionId")),
+        "detail": f"momo: {raw} {reply.get('reason', '') or ''}".strip()[:200],
+    }
+
+
+def check_from_status(reply: dict[str, Any], reference: str) -> PaymentCheck:
+    """A request-to-pay status body as a ``PaymentCheck``."""
+    raw, fields = _status_fields(reply, reference)
+    return PaymentCheck(status=_STATUS.get(raw, PaymentStatus.PENDING), **fields)
 
 
 def check_from_transfer(reply: dict[str, Any], reference: str) -> PayoutCheck:
-    """A disbursement transfer status body as a ``PayoutCheck`` (``externalId`` is our reference)."""
-    raw = str(reply.get("status", "")).upper()
-    currency = text_or_none(reply.get("currency"))
-    external = text_or_none(reply.get("externalId"))
-    return PayoutCheck(
-        status=_TRANSFER_STATUS.get(raw, PayoutStatus.PENDING),
-        reference=external if external is not None else reference,
-        amount_minor=major_to_minor(reply.get("amount"), currency),
-        currency=currency,
-        gateway_reference=text_or_none(reply.get("financialTransactionId")),
-        detail=f"momo: {raw} {reply.get('reason', '') or ''}".strip()[:200],
-    )
+    """A disbursement transfer status body as a ``PayoutCheck``."""
+    raw, fields = _status_fields(reply, reference)
+    return PayoutCheck(status=_TRANSFER_STATUS.get(raw, PayoutStatus.PENDING), **fields)
