@@ -46,6 +46,11 @@ def locked_reply(t: Localizer, until: datetime | None) -> Reply:
     return Reply(text + "\n" + t._('Forgot your PIN? Say "forgot PIN" to reset it.'))
 
 
+def saved_reply(t: Localizer) -> Reply:
+    """A new PIN was saved."""
+    return Reply(t._("Your PIN is saved. Keep it to yourself: NexusTop staff will never ask for it."))
+
+
 def wrong_reply(t: Localizer, attempts_left: int) -> Reply:
     """A wrong PIN that did not lock money out yet."""
     return Reply(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from conversations import pin
 from conversations.i18n import display_phone
-from conversations.messages import Button, ListRow, Reply
+from conversations.messages import Button, ListRow, Reply, forgetting
 from conversations.parser import Parsed
 from conversations.turn import Turn
-from domain import ledger, orders
+from domain import ledger, orders, pins
 from domain.countries import Bundle, Country, Network
+from domain.models import Quote
 from domain.money import Money, MoneyError
 from domain.orders import ProductKind, QuoteProblem, QuoteRejected, QuoteTerms
 from domain.phones import guess_network, normalize_phone
@@ -119,13 +121,21 @@ def _ask_network(turn: Turn, slots: dict[str, Any], country: Country) -> Reply:
     return Reply(text, rows=tuple(ListRow(i, title) for i, title in choices), list_title=turn.t._("Networks"))
 
 
+#: The slot naming the quote a PIN being asked for will confirm.
+PIN_FOR = "pin_for_quote"
+
+
 def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -> Reply | None:
     """None when the amount is present and in range; otherwise the question to ask."""
     amount = slots.get("amount")
     low, high = network.airtime_min, network.airtime_max
     country = turn.country
     assert country is not None
-    if amount is not None and orders.needs_pin_in(country.code, Money(amount, low.currency)):
+    if (
+        amount is not None
+        and turn.transfers is None  # no PIN pepper: no PINs here
+        and orders.needs_pin_in(country.code, Money(amount, low.currency))
+    ):
         return _pin_not_yet(turn, slots, country)
     if amount is not None and low.minor <= amount <= high.minor:
         return None
@@ -357,14 +367,50 @@ async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
         if existing is not None:
             return [_already_placed(turn, existing.reference)]
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
+    if turn.transfers is not None and await _above_pin_threshold(turn, quote_id):
+        slots = turn.slots
+        slots[PIN_FOR] = quote_id
+        return [await pin.ask(turn, slots)]
     return await _place(turn, quote_id)
+
+
+async def _above_pin_threshold(turn: Turn, quote_id: str) -> bool:
+    quote = await turn.session.get(Quote, quote_id)
+    return quote is not None and orders.needs_pin_in(quote.country, Money(quote.amount, quote.currency))
+
+
+def waits_for_pin(turn: Turn) -> bool:
+    """True when the PIN being asked for confirms a purchase (not a transfer)."""
+    return turn.conversation.state in pin.STATES and PIN_FOR in turn.slots
+
+
+async def on_pin(turn: Turn, text: str) -> list[Reply]:
+    """The PIN for a purchase above the no-PIN threshold: check it, then place the order."""
+    service = turn.transfers
+    assert service is not None
+    entry = await pin.take(turn, text, service.pepper)
+    if isinstance(entry, Reply):
+        return forgetting([entry])
+    replies = [
+        Reply(turn.t._("Your PIN is saved. Keep it to yourself: NexusTop staff will never ask for it."))
+    ]
+    if not entry.new:
+        replies = []
+        check = await pins.verify(turn.session, turn.user.id, entry.pin, service.pepper)
+        if check.verdict is pins.PinVerdict.LOCKED:
+            turn.reset()
+            return forgetting([pin.locked_reply(turn.t, check.locked_until)])
+        if not check.ok:
+            return forgetting([pin.wrong_reply(turn.t, check.attempts_left)])
+    quote_id = str(turn.slots[PIN_FOR])
+    return forgetting([*replies, *(await _place(turn, quote_id, pin_verified=True))])
 
 
 def _already_placed(turn: Turn, reference: str) -> Reply:
     return Reply(turn.t._("That order is already placed (ref %(ref)s).", ref=reference))
 
 
-async def _place(turn: Turn, quote_id: str) -> list[Reply]:
+async def _place(turn: Turn, quote_id: str, *, pin_verified: bool = False) -> list[Reply]:
     t = turn.t
     country = turn.country
     assert country is not None
@@ -372,7 +418,9 @@ async def _place(turn: Turn, quote_id: str) -> list[Reply]:
     assert network is not None
     try:
         # No savepoint needed: a refused placement writes nothing (the ledger removes its own trace).
-        placed = await orders.place_order(turn.session, quote_id, turn.user.id, network.service_id)
+        placed = await orders.place_order(
+            turn.session, quote_id, turn.user.id, network.service_id, pin_verified=pin_verified
+        )
     except QuoteRejected as rejected:
         if rejected.problem is QuoteProblem.NOT_YOURS:
             existing = await orders.order_for_quote(turn.session, quote_id)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import payees, pin
+from conversations import payees, pin, purchase
 from conversations.funding import short_reference
 from conversations.gifting import start_link
 from conversations.i18n import N_, Localizer, display_phone, example_phone
@@ -190,6 +190,8 @@ async def on_text(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
     if state in pin.STATES:
         if pins.pin_problem(text.strip()) is PinProblem.FORMAT and parsed.intent is not Intent.UNKNOWN:
             return None  # "balance", "forgot my PIN"…: not a PIN, another request
+        if purchase.waits_for_pin(turn):
+            return await purchase.on_pin(turn, text)
         return await _on_pin(turn, text)
     if state == IDLE and parsed.intent is Intent.UNKNOWN and await _maybe_secret(turn, text, parsed):
         return forgetting([Reply(turn.t._(_STRAY_SECRET))])
@@ -464,11 +466,7 @@ async def _on_pin(turn: Turn, text: str) -> list[Reply]:
     entry = await pin.take(turn, text, service.pepper)
     if isinstance(entry, Reply):
         return forgetting([entry])
-    replies = (
-        [Reply(t._("Your PIN is saved. Keep it to yourself: NexusTop staff will never ask for it."))]
-        if entry.new
-        else []
-    )
+    replies = [pin.saved_reply(t)] if entry.new else []
     slots = turn.slots
     if _stale(turn, slots):
         turn.reset()

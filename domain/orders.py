@@ -189,8 +189,13 @@ async def order_for_quote(session: AsyncSession, quote_id: str) -> Order | None:
     return await session.scalar(select(Order).where(Order.quote_id == quote_id))
 
 
-async def place_order(session: AsyncSession, quote_id: str, user_id: int, service_id: str) -> Placed:
+async def place_order(
+    session: AsyncSession, quote_id: str, user_id: int, service_id: str, *, pin_verified: bool = False
+) -> Placed:
     """Place the order for a quote once: reserve the money and record the order.
+
+    A price above the country's no-PIN threshold needs ``pin_verified`` (the caller checked the
+    user's transaction PIN in this transaction).
 
     Confirming the same quote again returns the first order and moves no money. Raises
     ``QuoteRejected`` for an unknown, foreign or expired quote and ``ledger.InsufficientFunds``
@@ -209,7 +214,8 @@ async def place_order(session: AsyncSession, quote_id: str, user_id: int, servic
     if quote.order_id is not None:
         return Placed(await _load_order(session, quote.order_id), created=False)
     now = utcnow()
-    problem = _quote_problem(quote.expires_at, quote.country, Money(quote.amount, quote.currency), now)
+    price = Money(quote.amount, quote.currency)
+    problem = _quote_problem(quote.expires_at, quote.country, price, now, pin_verified)
     if problem is not None:
         return await _refuse(session, quote_id, problem)
     transfer_id = f"order:{quote.id}"
@@ -258,11 +264,13 @@ async def place_order(session: AsyncSession, quote_id: str, user_id: int, servic
     return Placed(Order(id=order_id, **values), created=True)
 
 
-def _quote_problem(expires_at: datetime, country: str, price: Money, now: datetime) -> QuoteProblem | None:
+def _quote_problem(
+    expires_at: datetime, country: str, price: Money, now: datetime, pin_verified: bool
+) -> QuoteProblem | None:
     """Why a quote can no longer be confirmed, if it cannot."""
     if _aware(expires_at) < now:
         return QuoteProblem.EXPIRED
-    if needs_pin_in(country, price):
+    if needs_pin_in(country, price) and not pin_verified:
         return QuoteProblem.PIN_REQUIRED
     return None
 

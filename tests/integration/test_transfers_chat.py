@@ -555,3 +555,29 @@ async def test_an_identity_number_before_the_country_is_known_is_not_kept(rig: R
     assert newcomer.transcript[-1].forget_inbound
     assert "Nigeria" in await newcomer.press("country:NG")  # nothing replayed from the first message
     await assert_no_secrets(rig, [number], newcomer)
+
+
+# ---- purchases above the no-PIN threshold ---------------------------------------------------------
+
+
+async def test_a_purchase_above_the_threshold_needs_the_pin(rig: Rig) -> None:
+    chat = rig.chat(country="NG", phone=ng_phone())
+    await chat.say("hello")
+    await top_up(rig, chat, 60_000_00)  # with the demo's ₦10,000: ₦70,000
+    quote = await chat.say("buy 25000 airtime for 08031234567")
+    assert "Buy ₦25,000.00 MTN airtime" in quote
+    assert "choose a transaction PIN" in await chat.say("yes")
+    assert "same PIN again" in await chat.say("2580")
+    placed = await chat.say("2580")
+    assert "PIN is saved" in placed and "Order placed" in placed
+    assert (await chat.wallet(rig.db, "NGN")).available == 45_000_00
+
+    await chat.say("buy 21000 airtime for 08031234567")
+    assert "Enter your transaction PIN" in await chat.say("yes")
+    assert "Wrong PIN" in await chat.say("1357")
+    assert (await chat.wallet(rig.db, "NGN")).available == 45_000_00  # nothing reserved on a wrong PIN
+    assert "Order placed" in await chat.say("2580")
+    assert (await chat.wallet(rig.db, "NGN")).available == 24_000_00
+    async with rig.db.transaction() as session:
+        lines = (await session.scalars(select(Message.body).where(Message.direction == "in"))).all()
+    assert not any(line.strip() in ("2580", "1357") for line in lines)
