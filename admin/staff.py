@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
+from domain.clock import aware
 from domain.models import Staff, StaffSession, utcnow
 
 #: Consecutive failed logins that lock an account, and for how long.
@@ -42,10 +43,6 @@ class StaffError(Exception):
 def hash_password(password: str) -> str:
     """An argon2id hash in PHC string format."""
     return _hasher.hash(password)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def add_staff(session: AsyncSession, email: str, name: str, role: str, password: str) -> Staff:
@@ -93,7 +90,7 @@ async def login(session: AsyncSession, email: str, password: str) -> LoginResult
             _hasher.verify(_DUMMY_HASH, password)
         await audit.record(session, "anonymous", "login.failed", f"email:{email[:100]}", {"why": "unknown"})
         return LoginResult()
-    if staff.locked_until is not None and _aware(staff.locked_until) > now:
+    if staff.locked_until is not None and aware(staff.locked_until) > now:
         await audit.record(
             session, f"staff:{staff.id}", "login.refused", f"staff:{staff.id}", {"why": "locked"}
         )
@@ -142,7 +139,7 @@ async def session_staff(session: AsyncSession, token: str) -> tuple[Staff, Staff
     if not token or len(token) > 100:
         return None
     found = await session.get(StaffSession, _digest(token))
-    if found is None or _aware(found.expires_at) <= utcnow():
+    if found is None or aware(found.expires_at) <= utcnow():
         return None
     staff = await session.get(Staff, found.staff_id)
     if staff is None or not staff.active:

@@ -51,13 +51,12 @@ import random
 import statistics
 import sys
 import time
-import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from scratch import admin, async_url, database_dsn, env_float, env_int
+from scratch import env_float, env_int, migrated_database
 from sqlalchemy import event, func, select
 
 from conversations.engine import Engine
@@ -66,7 +65,6 @@ from domain import ledger
 from domain.database import Database
 from domain.models import Order
 from domain.phones import guess_network, normalize_phone
-from nexustop.db import upgrade
 
 CHANNEL = "bench"
 COUNTRIES = ("NG", "GH", "SN", "CI", "CV")
@@ -644,11 +642,7 @@ def describe(result: Result) -> None:
 def main() -> int:
     """Create and migrate the database, onboard, measure, check, print; drop the database."""
     config = Config.from_env()
-    name = f"nexustop_bench_engine_{uuid.uuid4().hex[:10]}"
-    url = async_url(database_dsn(name))
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        upgrade(url)
+    with migrated_database("nexustop_bench_engine") as url:
         print(
             f"users={config.users} clients={config.clients} seconds={config.seconds:g}"
             f" procs={config.procs or '1 and 2'} cpus={os.cpu_count()}"
@@ -701,8 +695,6 @@ def main() -> int:
         print(f"p50_ms={headline.ms(0.50):.1f}")
         print(f"p99_ms={headline.ms(0.99):.1f}")
         return 1 if problems else 0
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -42,3 +46,18 @@ async def admin(*statements: str, admin_dsn: str = ADMIN_DSN) -> None:
             await connection.execute(statement)
     finally:
         await connection.close()
+
+
+@contextmanager
+def migrated_database(prefix: str) -> Iterator[str]:
+    """A throwaway database on the bench server, migrated to head; yields its async URL, then drops it."""
+    from nexustop.db import upgrade
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = async_url(database_dsn(name))
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -41,14 +41,13 @@ import os
 import random
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from scratch import admin, async_url, database_dsn, env_int
+from scratch import env_int, migrated_database
 from sqlalchemy import func, insert, select
 
 from domain import audit, ledger, pins
@@ -57,7 +56,6 @@ from domain.models import Credential, Identity, KycProfile, MoneyTransfer, User,
 from domain.money import Money
 from domain.transfer_batcher import TransferBatcher
 from domain.transfers import Recipient, SendRequest, Sent, TransferService, new_reference
-from nexustop.db import upgrade
 
 PEPPER = b"bench-pepper"
 PIN = "2580"
@@ -315,11 +313,7 @@ def describe(mode: str, config: Config, stats: list[Stats]) -> tuple[float, tupl
 def main() -> int:
     """Create, migrate and fill the database, measure, check, print; drop the database."""
     config = Config.from_env()
-    name = f"nexustop_bench_transfers_{uuid.uuid4().hex[:10]}"
-    url = async_url(database_dsn(name))
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        upgrade(url)
+    with migrated_database("nexustop_bench_transfers") as url:
         print(
             f"users={config.users} clients={config.clients} seconds={config.seconds:g}"
             f" procs={config.procs} cpus={os.cpu_count()}"
@@ -342,8 +336,6 @@ def main() -> int:
         print(f"p50_ms={headline[1][0]:.1f}")
         print(f"p99_ms={headline[1][1]:.1f}")
         return 1 if problems else 0
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,6 +38,11 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def dialect_insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    """The session's dialect's ``INSERT`` construct, for ``ON CONFLICT`` clauses on either backend."""
+    return sqlite.Insert if session.get_bind().dialect.name == "sqlite" else postgresql.Insert
 
 
 #: Pooled connections older than this are replaced before use.

@@ -20,17 +20,17 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import kyc, ledger
+from domain.clock import aware
 from domain.countries import Country
-from domain.database import Database
+from domain.database import Database, dialect_insert
 from domain.models import Notification, Payment, PaymentEvent, utcnow
 from domain.money import Money
 from domain.ports import (
@@ -151,14 +151,6 @@ def new_reference() -> str:
     return str(uuid.uuid4())
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    return sqlite.Insert if session.get_bind().dialect.name == "sqlite" else postgresql.Insert
-
-
 def problems_with(payment: Payment, check: PaymentCheck) -> list[str]:
     """Why a successful status answer does not pay for ``payment`` (empty when it does)."""
     problems = []
@@ -276,7 +268,7 @@ class FundingService:
         }
         async with self.db.transaction() as session:
             statement = (
-                _insert(session)(_events)
+                dialect_insert(session)(_events)
                 .values(values)
                 .on_conflict_do_nothing(index_elements=["gateway", "event_key"])
                 .returning(_events.c.id)
@@ -407,7 +399,7 @@ class FundingService:
 
     def _wait(self, payment: Payment, answer: PaymentCheck, now: datetime) -> tuple[Outcome, str]:
         payment.detail = (answer.detail or answer.status.value)[:500]
-        if now - _aware(payment.created_at) > self.max_age:
+        if now - aware(payment.created_at) > self.max_age:
             payment.state, payment.next_check_at = PaymentState.EXPIRED, None
             return Outcome.EXPIRED, payment.detail
         delay = self.check_delays[min(payment.checks - 1, len(self.check_delays) - 1)]

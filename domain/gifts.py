@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
+from domain.clock import aware
 from domain.database import Database
 from domain.models import Gift, GiftClaim, Notification, Order, utcnow
 from domain.money import Money
@@ -99,10 +100,6 @@ class Claimed:
 def share_transfer_id(gift_id: int, share: int) -> str:
     """The escrow transfer of one share."""
     return f"gift:{gift_id}:{share}"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _new_token(prefix: str) -> str:
@@ -249,7 +246,7 @@ def claim_problem(
         return GiftProblem.ALL_CLAIMED
     if gift.state != GiftState.ACTIVE:
         return GiftProblem.EXPIRED if gift.state == GiftState.EXPIRED else GiftProblem.NOT_ACTIVE
-    if gift.expires_at is not None and _aware(gift.expires_at) <= (now or utcnow()):
+    if gift.expires_at is not None and aware(gift.expires_at) <= (now or utcnow()):
         return GiftProblem.EXPIRED
     if gift.claimed >= gift.shares:
         return GiftProblem.ALL_CLAIMED
@@ -433,7 +430,7 @@ async def expire(session: AsyncSession, gift_id: int, now: datetime | None = Non
     """Expire one gift if it is due: void the unclaimed shares and tell the sender. Returns the refund."""
     gift = await locked(session, gift_id)
     moment = now or utcnow()
-    if gift.state != GiftState.ACTIVE or gift.expires_at is None or _aware(gift.expires_at) > moment:
+    if gift.state != GiftState.ACTIVE or gift.expires_at is None or aware(gift.expires_at) > moment:
         return 0
     refunded = await _void_remaining(session, gift, GiftState.EXPIRED)
     _show(session, gift)

@@ -29,11 +29,11 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, ledger
 from domain.countries import COUNTRY_CODES, get_country
+from domain.database import dialect_insert
 from domain.models import KycProfile, Payment, User, utcnow
 from domain.money import Money
 from domain.ports import IdentityKind, IdentityStatus, IdentityVerifier
@@ -433,14 +433,10 @@ def _headroom(limit: Limit, cap: Money, used: int, tier: int) -> Headroom:
 # -- staff review ------------------------------------------------------------------------------
 
 
-def _insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    return sqlite.Insert if session.get_bind().dialect.name == "sqlite" else postgresql.Insert
-
-
 async def _locked_profile(session: AsyncSession, user_id: int) -> KycProfile:
     """The user's profile (created at tier 0 if missing) under its row lock."""
     statement = (
-        _insert(session)(KycProfile)
+        dialect_insert(session)(KycProfile)
         .values(user_id=user_id, tier=0, updated_at=utcnow())
         .on_conflict_do_nothing(index_elements=["user_id"])
     )

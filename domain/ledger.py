@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.database import dialect_insert
 from domain.models import Account, Transfer, utcnow
 
 
@@ -91,11 +92,6 @@ class Balance:
         return self.posted - self.debits_pending
 
 
-def _insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    bind = session.get_bind()
-    return sqlite.Insert if bind.dialect.name == "sqlite" else postgresql.Insert
-
-
 async def open_account(
     session: AsyncSession,
     code: str,
@@ -109,7 +105,7 @@ async def open_account(
     if found is not None:
         return found
     statement = (
-        _insert(session)(Account)
+        dialect_insert(session)(Account)
         .values(
             code=code,
             currency=currency,
@@ -308,7 +304,9 @@ async def _claim_ids(session: AsyncSession, batch: Sequence[NewTransfer]) -> set
         for t in batch
     ]
     table = cast(Table, Transfer.__table__)
-    statement = _insert(session)(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    statement = (
+        dialect_insert(session)(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+    )
     return set((await connection.execute(statement, rows)).scalars().all())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import cast
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from sqlalchemy import ScalarSelect, String, Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
+from domain.clock import aware
 from domain.countries import get_country
 from domain.models import Account, Notification, Order, OrderEvent, Quote, utcnow
 from domain.money import Money
@@ -268,7 +269,7 @@ def _quote_problem(
     expires_at: datetime, country: str, price: Money, now: datetime, pin_verified: bool
 ) -> QuoteProblem | None:
     """Why a quote can no longer be confirmed, if it cannot."""
-    if _aware(expires_at) < now:
+    if aware(expires_at) < now:
         return QuoteProblem.EXPIRED
     if needs_pin_in(country, price) and not pin_verified:
         return QuoteProblem.PIN_REQUIRED
@@ -312,12 +313,6 @@ async def _add_order(session: AsyncSession, values: dict[str, object], detail: s
     }
     await session.execute(_ADD_EVENT, event)
     return order_id
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back naive; they were stored as UTC."""
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def record_state(session: AsyncSession, order: Order, state: OrderState, detail: str = "") -> None:

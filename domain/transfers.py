@@ -31,13 +31,12 @@ from enum import StrEnum
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, kyc, ledger, pins, risk
 from domain.clock import aware
 from domain.countries import get_country
-from domain.database import Database
+from domain.database import Database, dialect_insert
 from domain.models import (
     Conversation,
     Credential,
@@ -212,10 +211,6 @@ def ledger_id(reference: str, step: str = "") -> str:
     return f"xfer:{reference}{':' + step if step else ''}"
 
 
-def _insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    return sqlite.Insert if session.get_bind().dialect.name == "sqlite" else postgresql.Insert
-
-
 async def by_reference(session: AsyncSession, reference: str, *, lock: bool = False) -> MoneyTransfer | None:
     """The transfer under ``reference``, optionally row-locked (and fresh from the database)."""
     statement = select(MoneyTransfer).where(MoneyTransfer.reference == reference)
@@ -259,7 +254,7 @@ async def notify(
 ) -> None:
     """Queue news about ``transfer`` for ``user_id``, at most once per kind."""
     statement = (
-        _insert(session)(Notification)
+        dialect_insert(session)(Notification)
         .values(
             user_id=user_id,
             conversation_id=conversation_id,
@@ -663,7 +658,7 @@ class TransferService:
         forged = notice.authentic is False
         async with db.transaction() as session:
             inserted = await session.execute(
-                _insert(session)(PaymentEvent)
+                dialect_insert(session)(PaymentEvent)
                 .values(
                     gateway=gateway_name,
                     event_key=notice.key[:160],

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -268,16 +268,27 @@ async def _list(request: web.Request) -> web.Response:
     )
 
 
-async def _control(request: web.Request) -> web.Response:
-    sandbox = request.app[SANDBOX]
+class Knobbed(Protocol):
+    """A sandbox part whose behaviour is set by JSON knobs."""
+
+    def knobs(self) -> dict[str, Any]: ...
+    def set_knobs(self, raw: dict[str, Any]) -> None: ...
+
+
+async def set_knobs_from(request: web.Request, target: Knobbed) -> web.Response:
+    """Apply a control request's JSON knobs to ``target``; 400 with the reason if they are bad."""
     try:
         raw = await request.json()
         if not isinstance(raw, dict):
             raise ValueError("body must be a JSON object")
-        sandbox.set_knobs(raw)
+        target.set_knobs(raw)
     except (ValueError, TypeError) as error:
         return web.json_response({"error": str(error)}, status=400)
-    return web.json_response(sandbox.knobs())
+    return web.json_response(target.knobs())
+
+
+async def _control(request: web.Request) -> web.Response:
+    return await set_knobs_from(request, request.app[SANDBOX])
 
 
 async def _on_cleanup(app: web.Application) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from payments.sandbox.gateway import SANDBOX, GatewaySandbox
+from payments.sandbox.gateway import SANDBOX, GatewaySandbox, set_knobs_from
 
 #: Builds a transfer's webhook: (raw body, headers), or None when the gateway sends none for it.
 TransferWebhook = Callable[["SandboxTransfer"], tuple[bytes, dict[str, str]] | None]
@@ -217,15 +217,7 @@ async def _list(request: web.Request) -> web.Response:
 
 
 async def _control(request: web.Request) -> web.Response:
-    book = request.app[TRANSFERS]
-    try:
-        raw = await request.json()
-        if not isinstance(raw, dict):
-            raise ValueError("body must be a JSON object")
-        book.set_knobs(raw)
-    except (ValueError, TypeError) as error:
-        return web.json_response({"error": str(error)}, status=400)
-    return web.json_response(book.knobs())
+    return await set_knobs_from(request, request.app[TRANSFERS])
 
 
 async def _on_cleanup(app: web.Application) -> None:
