@@ -36,6 +36,7 @@ from domain.ports import (
     PayoutStatus,
     WebhookNotice,
 )
+from domain.transfer_batcher import TransferBatcher
 from domain.transfers import (
     ClaimProblem,
     ClaimRefused,
@@ -571,3 +572,29 @@ async def test_a_user_created_by_phone_later_finds_what_was_sent(
         waiting = await service.claimable_for(session, phone)
         assert sorted(t.amount for t in waiting) == [100_00, 200_00]
         assert await session.scalar(select(User.id).where(User.phone == phone)) is None
+
+
+# ---- group commit ---------------------------------------------------------------------------------
+
+
+async def test_the_batcher_sends_concurrent_transfers_together_and_each_caller_hears_back(
+    db: Database, service: TransferService
+) -> None:
+    alice, bola = await person(db, 10 * 1000_00, tier=3), await person(db)
+    batcher = TransferBatcher(db, service, max_batch=8, lanes=2)
+    reused = new_reference()
+
+    def request(reference: str, pin: str = PIN) -> SendRequest:
+        return SendRequest(reference, alice.user_id, "NG", naira(1000), pin, Recipient(phone=bola.phone))
+
+    requests = [request(new_reference()) for _ in range(11)]
+    requests[3] = request(reused)
+    requests[7] = request(reused)  # the same reference twice in one batch: refused, the first stands
+    requests[9] = request(new_reference(), pin="1357")
+    results = await asyncio.gather(*(batcher.send(r) for r in requests))
+    made = [r for r in results if r.created]
+    assert len(made) == 9  # 11, less the reused reference and the wrong PIN
+    assert results[3].created and not results[7].created
+    assert results[9].refusal is Refusal.PIN_WRONG
+    assert await available(db, alice) == 1000_00 and await available(db, bola) == 9 * 1000_00
+    await assert_books_balance(db)
