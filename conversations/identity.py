@@ -5,6 +5,9 @@
 the identity number already on file (compared by keyed hash, the registry is not asked; users with
 none on file verify one first) → ``pins.reset``.
 
+A send refused because the user was not verified rides along in the upgrade flow's slots and
+resumes once the number is verified (``conversations.after_verify`` has the rule).
+
 Identity numbers are secrets as PINs are: the replies to messages that carry one redact them from
 the transcript (``Reply.forget_inbound``) and the slots only ever hold the kind being asked for.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from conversations import after_verify, transfers
 from conversations.i18n import N_, Localizer
 from conversations.intents import Intent
 from conversations.messages import Button, ChatKind, Reply, forgetting
@@ -145,7 +149,8 @@ async def start_verify(turn: Turn, text: str) -> list[Reply]:
         turn.reset()
         return [_already_verified(turn, await kyc.tier_of(turn.session, turn.user.id))]
     number = number_in(text)
-    replies = await _collect(turn, {"purpose": UPGRADE}, kind, missing, number)
+    slots = {"purpose": UPGRADE, **after_verify.carried(turn)}
+    replies = await _collect(turn, slots, kind, missing, number)
     return forgetting(replies) if number is not None else replies
 
 
@@ -297,13 +302,19 @@ async def _check(turn: Turn, slots: dict[str, Any], number: str) -> list[Reply]:
         turn.reset()
         if slots.get("purpose") == RESET:
             return [await _reset_pin(turn, kind)]
-        return [await _verified(turn, kind, result)]
+        return [await _verified(turn, kind, result), *(await _resume_send(turn, slots))]
     if result.outcome is UpgradeOutcome.INVALID_NUMBER:
         return _retry(turn, slots, _number_problem(t, kind, result.problem))
     if result.outcome is UpgradeOutcome.NOT_FOUND:
         return _retry(turn, slots, t._(_REFUSALS[result.outcome]))
     turn.reset()
     return [Reply(t._(_REFUSALS[result.outcome]))]
+
+
+async def _resume_send(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
+    """The send that was refused until this verification, picked back up (if it is still fresh)."""
+    send = after_verify.take(slots)
+    return await transfers.resume(turn, send) if send is not None else []
 
 
 def _number_problem(t: Localizer, kind: IdentityKind, problem: NumberProblem | None) -> str:

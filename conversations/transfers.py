@@ -5,8 +5,9 @@ Confirm / Cancel naming who gets what (the registered user's name, or the name t
 gateway's account lookup returned) → the PIN (chosen first, typed twice, when the user has none)
 → ``TransferService.send``. The transfer's reference is made with the quote and kept in the slots,
 so a replayed or double-pressed Confirm, or a PIN sent twice, never sends twice; a quote older
-than the quote lifetime is refused. Claims are ``conversations.claims``; the news about
-transfers afterwards, ``conversations.transfer_news``.
+than the quote lifetime is refused. A send refused because the user is not verified yet waits
+for the identity flow to resume it (``conversations.after_verify`` has the rule). Claims are
+``conversations.claims``; the news about transfers afterwards, ``conversations.transfer_news``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import payees, pin, purchase
+from conversations import after_verify, payees, pin, purchase
 from conversations.funding import short_reference
 from conversations.gifting import start_link
 from conversations.i18n import N_, Localizer, display_phone, example_phone
@@ -184,9 +185,19 @@ async def start(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     return [problem] if problem else await _advance(turn, slots)
 
 
+async def resume(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
+    """Pick a send refused until the user verified back up: the quote, or why it still can't go."""
+    if turn.transfers is None:
+        return []
+    return await _advance(turn, dict(slots))
+
+
 async def on_text(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
     """A message while a send waits for something; None when it starts something else instead."""
     state = turn.conversation.state
+    if state == after_verify.STATE and parsed.intent is not Intent.VERIFY_IDENTITY:
+        turn.reset()  # only verifying right away keeps a refused send (see conversations.after_verify)
+        state = IDLE
     if state in pin.STATES:
         if pins.pin_problem(text.strip()) is PinProblem.FORMAT and parsed.intent is not Intent.UNKNOWN:
             return None  # "balance", "forgot my PIN"…: not a PIN, another request
@@ -313,7 +324,7 @@ async def _refuse_early(turn: Turn, slots: dict[str, Any]) -> list[Reply] | None
     amount = Money(slots["amount"], country.currency)
     refusal, room = await _money_problem(turn, amount)
     if refusal is Refusal.UNVERIFIED:
-        turn.reset()
+        after_verify.pause(turn, slots)
         return [await refusal_reply(turn, refusal, room)]
     if refusal is not None:
         slots.pop("amount")

@@ -16,10 +16,12 @@ from datetime import timedelta
 import pytest_asyncio
 from sqlalchemy import select
 
+from conversations import after_verify
 from conversations.engine import REDACTED, Engine
+from conversations.i18n import display_phone
 from domain import ledger
 from domain.database import Database
-from domain.models import Conversation, Identity, Message, MoneyTransfer, Staff
+from domain.models import Conversation, Identity, Message, MoneyTransfer, Staff, utcnow
 from domain.ports import PayoutCheck, PayoutStatus
 from domain.transfers import TransferService, TransferState
 from nexustop.queues import InProcessQueue
@@ -95,10 +97,15 @@ async def verified(chat: Chat, number: str | None = None) -> str:
     """Take a Nigerian chat user to KYC level 1 with a BVN, through the chat; return the BVN."""
     number = number or bvn()
     await chat.say("hello")
+    assert "level 1" in await verify_now(chat, number)
+    return number
+
+
+async def verify_now(chat: Chat, number: str) -> str:
+    """Say "verify", pick the BVN and send ``number``; return the replies to the number."""
     assert "Which number" in await chat.say("verify")
     assert "11-digit BVN" in await chat.press("idkind:bvn")
-    assert "level 1" in await chat.say(number)
-    return number
+    return await chat.say(number)
 
 
 async def top_up(rig: Rig, chat: Chat, minor: int) -> None:
@@ -134,6 +141,16 @@ async def slots_of(rig: Rig, chat: Chat) -> dict[str, object]:
     async with rig.db.transaction() as session:
         slots = await session.scalar(select(Conversation.slots).where(Conversation.chat_id == chat.user))
         return dict(slots or {})
+
+
+async def backdate_refused_send(rig: Rig, chat: Chat, age: timedelta) -> None:
+    """Make the send kept for after verifying look refused ``age`` ago."""
+    async with rig.db.transaction() as session:
+        conversation = await session.scalar(select(Conversation).where(Conversation.chat_id == chat.user))
+        assert conversation is not None and conversation.state == after_verify.STATE
+        kept = dict(conversation.slots[after_verify.SLOT])
+        kept["at"] = (utcnow() - age).isoformat()
+        conversation.slots = {after_verify.SLOT: kept}
 
 
 async def inbound_lines(rig: Rig, *chats: Chat) -> list[str]:
@@ -308,6 +325,94 @@ async def test_unverified_users_are_sent_to_verify_first(rig: Rig) -> None:
     assert "check who you are" in text
     assert sender.last_choice("idverify")
     assert "Which number" in await sender.press("idverify")
+
+
+# ---- a send refused until the user verifies --------------------------------------------------
+
+
+async def test_a_send_refused_until_verified_resumes_after_verifying(rig: Rig) -> None:
+    friend_phone = ng_phone()
+    friend = rig.chat(country="NG", phone=friend_phone)
+    await friend.say("hi")
+    sender = rig.chat(country="NG", phone=ng_phone())
+    await sender.say("hi")
+    text = await sender.say(f"send 2000 to {local(friend_phone)}")
+    assert "check who you are" in text and "Send ₦" not in text
+    kept = (await slots_of(rig, sender))[after_verify.SLOT]
+    assert isinstance(kept, dict) and kept["send"] == {"amount": 200_000, "phone": friend_phone}
+    assert "Which number" in await sender.press(sender.last_choice("idverify"))
+    assert "Which number" in await sender.say("verify")  # starting over keeps the send
+    assert "11-digit BVN" in await sender.press("idkind:bvn")
+    number = bvn()
+    text = await sender.say(number)
+    assert "✅ Verified! You're now at level 1" in text and "₦50,000.00 a day" in text
+    quote = text[text.index("₦50,000.00 a day") :]
+    assert "Send ₦2,000.00 to" in quote and display_phone(friend_phone) in quote
+    assert "Your balance: ₦10,000.00" in quote
+    assert "choose a transaction PIN" in await sender.press(sender.last_choice("sendok:"))
+    assert "same PIN again" in await sender.say("4826")
+    text = await sender.say("4826")
+    assert "PIN is saved" in text and "✅ Sent ₦2,000.00" in text and "₦8,000.00" in text
+    assert await wallet(rig, sender) == 800_000
+    assert await wallet(rig, friend) == 1_200_000
+    (transfer,) = await transfers_of(rig, sender)
+    assert transfer.amount == 200_000 and transfer.state == TransferState.COMPLETED
+    await assert_no_secrets(rig, ["4826", number], sender)
+    await assert_ledger_balanced(rig)
+
+
+async def test_a_resumed_send_meets_the_limits_of_the_new_level(rig: Rig) -> None:
+    chat = rig.chat(country="NG", phone=ng_phone())
+    await chat.say("hi")
+    await top_up(rig, chat, 60_000_00)
+    assert "check who you are" in await chat.say("send 55000 to GTBank 0123456789")
+    text = await chat.say(f"my bvn is {bvn()}")  # typed, not the Verify me button
+    assert "level 1" in text and "₦50,000.00 left at your level" in text and "How much" in text
+    quote = await chat.say("4000")  # the bank account was kept
+    assert re.search(r"Send ₦4,000\.00 to [A-Z]+ [A-Z]+ \(GTBank \*{6}6789\)\?", quote), quote
+    assert await transfers_of(rig, chat) == []
+
+
+async def test_a_refused_send_is_dropped_when_the_user_does_something_else(rig: Rig) -> None:
+    for other in ("cancel", "buy 500 airtime for 08031234567", "balance", "send 300"):
+        chat = rig.chat(country="NG", phone=ng_phone())
+        await chat.say("hi")
+        assert "check who you are" in await chat.say(f"send 2000 to {local(ng_phone())}")
+        await chat.say(other)
+        text = await verify_now(chat, bvn())
+        assert "level 1" in text and "Send ₦" not in text and "send ₦" not in text, other
+        assert await slots_of(rig, chat) == {}, other
+        assert "There is nothing to confirm" in await chat.say("yes")
+        assert await transfers_of(rig, chat) == []
+
+
+async def test_a_refused_send_is_dropped_when_verifying_fails(rig: Rig) -> None:
+    chat = rig.chat(country="NG", phone=ng_phone())
+    await chat.say("hi")
+    assert "check who you are" in await chat.say(f"send 2000 to {local(ng_phone())}")
+    await chat.press("idverify")
+    await chat.press("idkind:bvn")
+    assert "couldn't find" in await chat.say("22123456000")
+    assert after_verify.SLOT in await slots_of(rig, chat)  # a wrong number may be tried again
+    await chat.say("221234")
+    assert "stop here" in await chat.say("22123")
+    assert await slots_of(rig, chat) == {}
+    text = await verify_now(chat, bvn())
+    assert "level 1" in text and "Send ₦" not in text
+    assert await transfers_of(rig, chat) == []
+
+
+async def test_a_stale_refused_send_is_not_resumed(rig: Rig) -> None:
+    chat = rig.chat(country="NG", phone=ng_phone())
+    await chat.say("hi")
+    assert "check who you are" in await chat.say(f"send 2000 to {local(ng_phone())}")
+    await backdate_refused_send(rig, chat, after_verify.LIFETIME + timedelta(minutes=1))
+    await chat.press("idverify")
+    await chat.press("idkind:bvn")
+    text = await chat.say(bvn())
+    assert "level 1" in text and "Send ₦" not in text
+    assert await slots_of(rig, chat) == {}
+    assert await transfers_of(rig, chat) == []
 
 
 # ---- claimable links -------------------------------------------------------------------------
