@@ -5,7 +5,7 @@ Money, in ledger transfers (each under an id bound to the gift, so every step is
 * **confirm** — one *pending* transfer per share, ``gift:<id>:<n>``, from the sender's wallet to
   ``system:gifts:<CUR>``: the escrow. A giveaway "5x200" escrows 5 × 200.
 * **claim** — share *n* is posted into ``system:gifts``; the claimer's top-up order reserves its
-  price from there (``order:<quote>``, pending, to ``system:topups`` as any order does); whatever
+  price from there (``order:<quote>``, pending, to a shard of ``system:topups`` as any order does); whatever
   the share held beyond the price (data bundles differ by network) goes back to the sender at
   once (``gift:<id>:<n>:change``).
 * **fulfilment** — the order settles as any order: delivered posts its reservation; a definite
@@ -43,6 +43,7 @@ from domain.orders import (
     _add_order,
     create_quote,
     new_reference,
+    topups_account,
 )
 
 #: Unclaimed gifts expire after this long unless the caller says otherwise.
@@ -297,7 +298,7 @@ async def claim(
     if not posted:
         raise GiftRefused(GiftProblem.NOT_ACTIVE)
     escrow = await ledger.open_system_account(session, ESCROW, gift.currency)
-    topups = await ledger.open_system_account(session, "topups", gift.currency)
+    topups = await ledger.open_system_account(session, topups_account(user_id), gift.currency)
     kind = ProductKind(gift.kind or ProductKind.AIRTIME)
     terms = QuoteTerms(kind, gift.country, network, phone, Money(price, gift.currency), bundle_code)
     quote = await create_quote(session, conversation_id, user_id, terms, 600.0)

@@ -222,6 +222,21 @@ def system_code(name: str, currency: str) -> str:
     return f"system:{name}:{currency}"
 
 
+#: How many rows a busy system account is spread over (per currency).
+SHARDS = 16
+
+
+def shard(name: str, key: int) -> str:
+    """The name of one of the ``SHARDS`` rows of the system account ``name``, picked by ``key``.
+
+    Every order of a currency credits its system account; as a single row, that account's lock
+    would queue all concurrent orders behind one another. Spread over rows picked by a stable key
+    (the user), they only meet by chance. The shards are ordinary accounts: the currency still
+    sums to zero, and a total is the sum of the rows whose code starts with the name.
+    """
+    return f"{name}.{key % SHARDS}"
+
+
 async def open_wallet(session: AsyncSession, user_id: int, currency: str) -> int:
     """Return the id of a user's wallet (never below zero), creating it if needed."""
     return await open_account(

@@ -35,6 +35,8 @@ class OrderState(StrEnum):
     """The provider never gave a definite answer; money stays reserved until a person decides."""
 
 
+#: The system account orders reserve their price in until the provider answers.
+TOPUPS = "topups"
 #: States in which the order is still in flight.
 IN_FLIGHT = (OrderState.PLACED, OrderState.SUBMITTED)
 
@@ -90,6 +92,11 @@ class Placed:
 
     order: Order
     created: bool
+
+
+def topups_account(user_id: int) -> str:
+    """The system account a user's orders reserve their price in (one shard of ``topups``)."""
+    return ledger.shard(TOPUPS, user_id)
 
 
 def new_reference(now: datetime) -> str:
@@ -205,7 +212,7 @@ async def place_order(
     await _flush_pending(session)
     prefixes = {
         "wallet_prefix": ledger.wallet_code(user_id, ""),
-        "topups_prefix": ledger.system_code("topups", ""),
+        "topups_prefix": ledger.system_code(topups_account(user_id), ""),
     }
     quote = (await session.execute(_LOCK_QUOTE, {"quote_id": quote_id, **prefixes})).first()
     if quote is None:
@@ -225,7 +232,7 @@ async def place_order(
         wallet = await ledger.open_wallet(session, user_id, quote.currency)
     topups = quote.topups_id
     if topups is None:
-        topups = await ledger.open_system_account(session, "topups", quote.currency)
+        topups = await ledger.open_system_account(session, topups_account(user_id), quote.currency)
     reserved = await ledger.create_transfer(
         session,
         ledger.NewTransfer(

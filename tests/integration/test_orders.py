@@ -7,7 +7,7 @@ import uuid
 
 from domain import ledger, orders, users
 from domain.database import Database
-from domain.models import Conversation, Order
+from domain.models import Account, Conversation, Order, Transfer
 from domain.money import Money
 from domain.orders import ProductKind, QuoteTerms
 
@@ -39,3 +39,36 @@ async def test_concurrent_confirmations_of_one_quote_place_one_order(db: Databas
         assert order is not None
         assert await ledger.void_pending(session, order.transfer_id)
         await orders.record_state(session, order, orders.OrderState.REFUNDED, "test cleanup")
+
+
+async def _placed_for_new_user(db: Database) -> tuple[int, str]:
+    """A new user with a funded wallet places one ₦100 order; returns (user id, credit account code)."""
+    async with db.transaction() as session:
+        known = await users.find_or_create_user(session, "test", uuid.uuid4().hex)
+        conversation = Conversation(user_id=known.user.id, channel="test", chat_id=uuid.uuid4().hex)
+        session.add(conversation)
+        wallet = await ledger.open_wallet(session, known.user.id, "NGN")
+        promo = await ledger.open_system_account(session, "promo", "NGN")
+        await ledger.create_transfer(
+            session, ledger.NewTransfer(uuid.uuid4().hex, promo, wallet, 10_000, "NGN", "promo")
+        )
+        terms = QuoteTerms(ProductKind.AIRTIME, "NG", "mtn", "+2348031234567", Money.of("100", "NGN"))
+        quote = await orders.create_quote(session, conversation.id, known.user.id, terms, 600)
+        placed = await orders.place_order(session, quote.id, known.user.id, "mtn")
+        transfer = await session.get(Transfer, placed.order.transfer_id)
+        assert transfer is not None
+        credited = await session.get(Account, transfer.credit_account_id)
+        assert credited is not None
+        assert await ledger.void_pending(session, placed.order.transfer_id)
+        await orders.record_state(session, placed.order, orders.OrderState.REFUNDED, "test cleanup")
+        return known.user.id, credited.code
+
+
+async def test_orders_reserve_their_price_in_the_topups_shard_of_their_user(db: Database) -> None:
+    placed = [await _placed_for_new_user(db) for _ in range(ledger.SHARDS + 1)]
+    for user_id, code in placed:
+        assert code == f"system:topups.{user_id % ledger.SHARDS}:NGN"
+    assert len({code for _, code in placed}) == ledger.SHARDS  # consecutive users, every shard
+    async with db.transaction() as session:
+        sums = await ledger.currency_sums(session)
+    assert sums["NGN"] == (0, 0)
