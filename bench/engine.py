@@ -65,6 +65,7 @@ from domain import ledger
 from domain.database import Database
 from domain.models import Order
 from domain.phones import guess_network, normalize_phone
+from nexustop import event_loop
 
 CHANNEL = "bench"
 COUNTRIES = ("NG", "GH", "SN", "CI", "CV")
@@ -435,7 +436,7 @@ async def _phase(spec: PhaseSpec, barrier: Any, mode: str) -> Stats:
 
 
 def _phase_process(spec: PhaseSpec, barrier: Any, mode: str, results: Any) -> None:
-    stats = asyncio.run(_phase(spec, barrier, mode))
+    stats = event_loop.run(_phase(spec, barrier, mode))
     results.put(stats)
 
 
@@ -523,7 +524,7 @@ def profile_phase(config: Config, url: str, path: str) -> Result:
         return stats
 
     profiler = cProfile.Profile()
-    stats = asyncio.run(body(profiler))
+    stats = event_loop.run(body(profiler))
     profiler.dump_stats(path)
     report = pstats.Stats(path)
     report.sort_stats("cumulative").print_stats(45)

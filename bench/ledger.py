@@ -53,6 +53,7 @@ from domain import ledger
 from domain.database import Database
 from domain.ledger import NewTransfer, TransferResult
 from domain.models import Account, Transfer, User
+from nexustop import event_loop
 from nexustop.db import upgrade
 
 CURRENCY = "NGN"
@@ -324,10 +325,10 @@ def _phase_process(spec: PhaseSpec, barrier: Any, results: Any, profile: str | N
             import cProfile
 
             profiler = cProfile.Profile()
-            stats = profiler.runcall(asyncio.run, _phase(spec, barrier))
+            stats = profiler.runcall(event_loop.run, _phase(spec, barrier))
             profiler.dump_stats(profile)
         else:
-            stats = asyncio.run(_phase(spec, barrier))
+            stats = event_loop.run(_phase(spec, barrier))
         results.put(("ok", stats))
     except BaseException as error:
         barrier.abort()

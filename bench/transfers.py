@@ -56,6 +56,7 @@ from domain.models import Credential, Identity, KycProfile, MoneyTransfer, User,
 from domain.money import Money
 from domain.transfer_batcher import TransferBatcher
 from domain.transfers import Recipient, SendRequest, Sent, TransferService, new_reference
+from nexustop import event_loop
 
 PEPPER = b"bench-pepper"
 PIN = "2580"
@@ -241,7 +242,7 @@ async def _phase(phase: Phase, barrier: Any) -> Stats:
 
 
 def _process(phase: Phase, barrier: Any, out: Any) -> None:
-    out.put(asyncio.run(_phase(phase, barrier)))
+    out.put(event_loop.run(_phase(phase, barrier)))
 
 
 def measure(url: str, ids: list[int], config: Config, mode: str) -> list[Stats]:

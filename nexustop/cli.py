@@ -17,6 +17,7 @@ from bots.terminal import TerminalChat, TerminalOptions
 from conversations.parser import Parsed, parse
 from domain.countries import get_country
 from domain.phones import normalize_phone
+from nexustop import event_loop
 from nexustop.bootstrap import demo_settings, running_app, sandbox_app
 from nexustop.db import upgrade, upgrade_async
 from nexustop.settings import Settings, get_settings
@@ -91,7 +92,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args.demo)
     if args.demo and "public_url" not in get_settings().model_fields_set:
         settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
-    web.run_app(create_app(settings), host=args.host, port=args.port)
+    web.run_app(create_app(settings), host=args.host, port=args.port, loop=event_loop.new_event_loop())
     return 0
 
 
@@ -278,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.ERROR if quiet else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     if args.command == "chat":
-        return asyncio.run(_chat(args))
+        return event_loop.run(_chat(args))
     handlers = {
         "parse": _cmd_parse,
         "serve": _cmd_serve,

@@ -17,6 +17,7 @@ from domain import gifts
 from domain.database import Database
 from domain.fulfilment import CheckAgain, due_for_check, fulfil
 from domain.funding import FundingService
+from nexustop import event_loop
 from nexustop.celery_app import app
 from nexustop.funding import build_gateways
 from nexustop.payouts import open_payout_gateways
@@ -66,7 +67,7 @@ def runtime() -> WorkerRuntime:
         _runtime = WorkerRuntime(
             pid=os.getpid(),
             settings=settings,
-            loop=asyncio.new_event_loop(),
+            loop=event_loop.new_event_loop(),
             db=Database(settings.database_url, pool_size=2),
             provider=build_topup_provider(settings),
         )
