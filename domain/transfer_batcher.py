@@ -37,11 +37,17 @@ class TransferBatcher:
         """Send one transfer with whatever else is waiting; returns its own outcome."""
         future: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
         self._waiting.append((request, future))
-        if len(self._running) < self.lanes:
+        if self._busy_lanes() < self.lanes:
             task = asyncio.create_task(self._drain())
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         return await future
+
+    def _busy_lanes(self) -> int:
+        """How many lanes are still draining."""
+        # A finished lane leaves ``_running`` only in a later callback, and the callers it just
+        # answered may send again before that runs: counting it would strand their sends.
+        return sum(1 for task in self._running if not task.done())
 
     async def _drain(self) -> None:
         """Commit batches until nothing is waiting; every caller hears back, whatever happened."""

@@ -598,3 +598,24 @@ async def test_the_batcher_sends_concurrent_transfers_together_and_each_caller_h
     assert results[9].refusal is Refusal.PIN_WRONG
     assert await available(db, alice) == 1000_00 and await available(db, bola) == 9 * 1000_00
     await assert_books_balance(db)
+
+
+async def test_a_send_made_as_the_last_batch_finishes_is_not_stranded(
+    db: Database, service: TransferService
+) -> None:
+    """A caller that sends again the moment its send returns is served even by a single lane."""
+    alice, bola = await person(db, 10 * 1000_00, tier=3), await person(db)
+    batcher = TransferBatcher(db, service, max_batch=8, lanes=1)
+
+    async def back_to_back() -> list[bool]:
+        made = []
+        for _ in range(3):
+            to_bola = Recipient(phone=bola.phone)
+            request = SendRequest(new_reference(), alice.user_id, "NG", naira(500), PIN, to_bola)
+            sent = await batcher.send(request)
+            made.append(sent.created)
+        return made
+
+    assert await asyncio.wait_for(back_to_back(), timeout=30) == [True, True, True]
+    assert await available(db, bola) == 3 * 500_00
+    await assert_books_balance(db)
