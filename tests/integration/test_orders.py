@@ -5,29 +5,37 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from domain import ledger, orders, users
 from domain.database import Database
-from domain.models import Account, Conversation, Order, Transfer
+from domain.models import Account, Conversation, Order, Quote, Transfer
 from domain.money import Money
 from domain.orders import ProductKind, QuoteTerms
 
 
+async def _funded_quote(session: AsyncSession, balance: int) -> tuple[int, int, Quote]:
+    """A new user with ``balance`` kobo in their wallet and a ₦100 airtime quote: (user, wallet, quote)."""
+    known = await users.find_or_create_user(session, "test", uuid.uuid4().hex)
+    conversation = Conversation(user_id=known.user.id, channel="test", chat_id=uuid.uuid4().hex)
+    session.add(conversation)
+    wallet = await ledger.open_wallet(session, known.user.id, "NGN")
+    promo = await ledger.open_system_account(session, "promo", "NGN")
+    await ledger.create_transfer(
+        session, ledger.NewTransfer(uuid.uuid4().hex, promo, wallet, balance, "NGN", "promo")
+    )
+    terms = QuoteTerms(ProductKind.AIRTIME, "NG", "mtn", "+2348031234567", Money.of("100", "NGN"))
+    quote = await orders.create_quote(session, conversation.id, known.user.id, terms, 600)
+    return known.user.id, wallet, quote
+
+
 async def test_concurrent_confirmations_of_one_quote_place_one_order(db: Database) -> None:
     async with db.transaction() as session:
-        known = await users.find_or_create_user(session, "test", uuid.uuid4().hex)
-        conversation = Conversation(user_id=known.user.id, channel="test", chat_id=uuid.uuid4().hex)
-        session.add(conversation)
-        wallet = await ledger.open_wallet(session, known.user.id, "NGN")
-        promo = await ledger.open_system_account(session, "promo", "NGN")
-        await ledger.create_transfer(
-            session, ledger.NewTransfer(uuid.uuid4().hex, promo, wallet, 100_000, "NGN", "promo")
-        )
-        terms = QuoteTerms(ProductKind.AIRTIME, "NG", "mtn", "+2348031234567", Money.of("100", "NGN"))
-        quote = await orders.create_quote(session, conversation.id, known.user.id, terms, 600)
+        user_id, wallet, quote = await _funded_quote(session, 100_000)
 
     async def confirm() -> orders.Placed:
         async with db.transaction() as session:
-            return await orders.place_order(session, quote.id, known.user.id, "mtn")
+            return await orders.place_order(session, quote.id, user_id, "mtn")
 
     results = await asyncio.gather(*(confirm() for _ in range(10)))
     assert sum(placed.created for placed in results) == 1
@@ -44,24 +52,15 @@ async def test_concurrent_confirmations_of_one_quote_place_one_order(db: Databas
 async def _placed_for_new_user(db: Database) -> tuple[int, str]:
     """A new user with a funded wallet places one ₦100 order; returns (user id, credit account code)."""
     async with db.transaction() as session:
-        known = await users.find_or_create_user(session, "test", uuid.uuid4().hex)
-        conversation = Conversation(user_id=known.user.id, channel="test", chat_id=uuid.uuid4().hex)
-        session.add(conversation)
-        wallet = await ledger.open_wallet(session, known.user.id, "NGN")
-        promo = await ledger.open_system_account(session, "promo", "NGN")
-        await ledger.create_transfer(
-            session, ledger.NewTransfer(uuid.uuid4().hex, promo, wallet, 10_000, "NGN", "promo")
-        )
-        terms = QuoteTerms(ProductKind.AIRTIME, "NG", "mtn", "+2348031234567", Money.of("100", "NGN"))
-        quote = await orders.create_quote(session, conversation.id, known.user.id, terms, 600)
-        placed = await orders.place_order(session, quote.id, known.user.id, "mtn")
+        user_id, _wallet, quote = await _funded_quote(session, 10_000)
+        placed = await orders.place_order(session, quote.id, user_id, "mtn")
         transfer = await session.get(Transfer, placed.order.transfer_id)
         assert transfer is not None
         credited = await session.get(Account, transfer.credit_account_id)
         assert credited is not None
         assert await ledger.void_pending(session, placed.order.transfer_id)
         await orders.record_state(session, placed.order, orders.OrderState.REFUNDED, "test cleanup")
-        return known.user.id, credited.code
+        return user_id, credited.code
 
 
 async def test_orders_reserve_their_price_in_the_topups_shard_of_their_user(db: Database) -> None:
