@@ -59,12 +59,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from scratch import env_float, env_int, migrated_database
+from scratch import env_float, env_int, ledger_problems, migrated_database
 from sqlalchemy import event, func, select
 
 from conversations.engine import Engine
 from conversations.messages import InboundMessage, Reply
-from domain import ledger
 from domain.database import Database
 from domain.models import Order
 from domain.phones import guess_network, normalize_phone
@@ -606,12 +605,7 @@ async def check_invariants(url: str, enqueued: int) -> list[str]:
     problems = []
     try:
         async with db.transaction() as session:
-            for currency, (posted, pending) in (await ledger.currency_sums(session)).items():
-                if posted or pending:
-                    problems.append(f"{currency} sums to posted={posted} pending={pending}")
-            overdrawn = await ledger.overdrawn_accounts(session)
-            if overdrawn:
-                problems.append(f"overdrawn: {overdrawn[:5]} ({len(overdrawn)})")
+            problems.extend(await ledger_problems(session))
             orders = int(await session.scalar(select(func.count(Order.id))) or 0)
             if orders != enqueued:
                 problems.append(f"{orders} orders but {enqueued} handed to the queue")

@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain import ledger
 
 #: The server benchmarks create their databases on (NEXUSTOP_BENCH_PG may point elsewhere).
 ADMIN_DSN = os.environ.get("NEXUSTOP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -61,3 +64,15 @@ def migrated_database(prefix: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def ledger_problems(session: AsyncSession) -> list[str]:
+    """What breaks the ledger's invariants: a currency not summing to zero, an overdrawn wallet."""
+    problems = []
+    sums = await ledger.currency_sums(session)
+    for currency, (posted, pending) in sums.items():
+        if posted or pending:
+            problems.append(f"{currency} sums to posted={posted} pending={pending}")
+    if overdrawn := await ledger.overdrawn_accounts(session):
+        problems.append(f"{len(overdrawn)} overdrawn wallets, e.g. {overdrawn[:3]}")
+    return problems

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from scratch import env_int, migrated_database
+from scratch import env_int, ledger_problems, migrated_database
 from sqlalchemy import delete, func, insert, select
 
 from domain import audit, ledger, pins
@@ -278,11 +278,7 @@ async def check(url: str, made: int) -> list[str]:
     problems = []
     try:
         async with db.transaction() as session:
-            for currency, (posted, pending) in (await ledger.currency_sums(session)).items():
-                if posted or pending:
-                    problems.append(f"{currency} sums to posted={posted} pending={pending}")
-            if overdrawn := await ledger.overdrawn_accounts(session):
-                problems.append(f"overdrawn: {overdrawn[:5]}")
+            problems.extend(await ledger_problems(session))
             rows = int(await session.scalar(select(func.count(MoneyTransfer.id))) or 0)
             if rows != made:
                 problems.append(f"{rows} transfer rows but {made} transfers made")

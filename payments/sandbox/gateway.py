@@ -32,6 +32,8 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
+from payments.sandbox.serving import refuse_unknown_knobs
+
 log = logging.getLogger(__name__)
 
 #: Builds a payment's webhook: (raw body, headers), or None when this gateway sends none for it.
@@ -91,9 +93,7 @@ class GatewaySandbox:
 
     def set_knobs(self, raw: dict[str, Any]) -> None:
         """Apply knobs from JSON or keyword arguments; ``ValueError`` on unknown or bad values."""
-        unknown = set(raw) - set(_KNOBS)
-        if unknown:
-            raise ValueError(f"unknown knobs: {sorted(unknown)}")
+        refuse_unknown_knobs(raw, _KNOBS)
         if "webhook_url" in raw:
             self.webhook_url = None if raw["webhook_url"] is None else str(raw["webhook_url"])
         if "copies" in raw:

@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from payments.sandbox.serving import serve
+from payments.sandbox.serving import refuse_unknown_knobs, serve
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +139,9 @@ class GraphState:
 
     def set_knobs(self, raw: dict[str, Any]) -> None:
         """Apply knob values from JSON; raise ``ValueError`` if invalid."""
-        known = {"fail_next", "enforce_window", "status_order", "callback_url", "window_seconds"}
-        if unknown := set(raw) - known:
-            raise ValueError(f"unknown knobs: {sorted(unknown)}")
+        refuse_unknown_knobs(
+            raw, ("fail_next", "enforce_window", "status_order", "callback_url", "window_seconds")
+        )
         if "fail_next" in raw:
             self.fail_next = [int(code) for code in raw["fail_next"]]
         if "enforce_window" in raw:

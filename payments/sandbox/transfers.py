@@ -38,6 +38,7 @@ from typing import Any
 from aiohttp import web
 
 from payments.sandbox.gateway import SANDBOX, GatewaySandbox, set_knobs_from
+from payments.sandbox.serving import refuse_unknown_knobs
 
 #: Builds a transfer's webhook: (raw body, headers), or None when the gateway sends none for it.
 TransferWebhook = Callable[["SandboxTransfer"], tuple[bytes, dict[str, str]] | None]
@@ -114,9 +115,7 @@ class TransferBook:
 
     def set_knobs(self, raw: dict[str, Any]) -> None:
         """Apply knobs from JSON or keyword arguments; ``ValueError`` on unknown or bad values."""
-        unknown = set(raw) - set(_KNOBS)
-        if unknown:
-            raise ValueError(f"unknown knobs: {sorted(unknown)}")
+        refuse_unknown_knobs(raw, _KNOBS)
         if "pending_queries" in raw:
             self.pending_queries = max(int(raw["pending_queries"]), 0)
         for name in ("settle_after", "reverse_after", "hang_seconds"):

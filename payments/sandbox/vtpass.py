@@ -52,7 +52,7 @@ from aiohttp import web
 
 from domain.countries import Bundle, Country, Network, all_countries
 from domain.money import MoneyError, to_minor
-from payments.sandbox.serving import serve
+from payments.sandbox.serving import refuse_unknown_knobs, serve
 
 LAGOS = ZoneInfo("Africa/Lagos")
 
@@ -156,15 +156,7 @@ class SandboxState:
 
     def set_knobs(self, raw: dict[str, Any]) -> None:
         """Apply knob values from JSON or keyword arguments; raise ``ValueError`` if invalid."""
-        unknown = set(raw) - {
-            "pending_requeries",
-            "pending_seconds",
-            "timeout_delay",
-            "force",
-            "wallet_balance",
-        }
-        if unknown:
-            raise ValueError(f"unknown knobs: {sorted(unknown)}")
+        refuse_unknown_knobs(raw, self.knobs())
         if "pending_requeries" in raw:
             value = int(raw["pending_requeries"])
             if value < 0:
