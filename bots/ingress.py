@@ -36,38 +36,16 @@ class Item:
 
 
 class BackgroundTasks:
-    """Fire-and-forget coroutines that are kept referenced, awaited on idle and cancelled on close.
+    """Fire-and-forget coroutines that are kept referenced, awaited on idle and cancelled on close."""
 
-    ``limit`` bounds how many *bounded* coroutines (processing updates: a database transaction
-    each) run at once; the rest wait their turn. Set it to the database pool's steady size: more
-    turns in flight than connections only queue in the pool's overflow as extra PostgreSQL
-    backends competing for the same cores, which is what turned a 500/s load into a 290 ms p99 in
-    ``bench/engine.py`` (83 ms with the bound).
-    """
-
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._slots = asyncio.Semaphore(limit) if limit else None
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any], *, bounded: bool = False) -> None:
-        """Run ``coroutine`` in the background; a ``bounded`` one first waits for a free slot."""
-        if bounded and self._slots is not None:
-            coroutine = self._in_slot(self._slots, coroutine)
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` in the background."""
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _in_slot(slots: asyncio.Semaphore, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        try:
-            await slots.acquire()
-        except asyncio.CancelledError:
-            coroutine.close()  # cancelled while waiting: it never started, and must not warn so
-            raise
-        try:
-            return await coroutine
-        finally:
-            slots.release()
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until the tasks started so far (and those they start) have finished."""

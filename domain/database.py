@@ -70,8 +70,6 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        self.pool_size = pool_size
-        """Connections the pool keeps (it may open as many again under load)."""
         self.engine = create_engine(url, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

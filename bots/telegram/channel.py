@@ -80,7 +80,7 @@ class TelegramChannel:
         self.engine = engine
         self.pacer = pacer
         self.bot = bot or api.build_bot(config)
-        self.tasks = BackgroundTasks(limit=db.pool_size)
+        self.tasks = BackgroundTasks()
         self.inbox = Inbox(db, CHANNEL, self.tasks)
         self.outbox = Outbox(db, CHANNEL, self._send, sent_state="sent")
 
@@ -99,7 +99,7 @@ class TelegramChannel:
 
     def process_later(self, chat_key: str) -> None:
         """Process a chat's stored updates off the request path."""
-        self.tasks.spawn(self.drain(chat_key), bounded=True)
+        self.tasks.spawn(self.drain(chat_key))
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until background work started so far has finished (tests, shutdown)."""

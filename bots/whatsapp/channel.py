@@ -150,7 +150,7 @@ class WhatsAppChannel:
         self.engine = engine
         self.client = client or graph.build_client(config)
         self.labels = labels
-        self.tasks = BackgroundTasks(limit=db.pool_size)
+        self.tasks = BackgroundTasks()
         self.inbox = Inbox(db, CHANNEL, self.tasks)
         self.outbox = Outbox(db, CHANNEL, self._send, sent_state="accepted")
 
@@ -179,7 +179,7 @@ class WhatsAppChannel:
     def process_later(self, update_ids: Iterable[int]) -> None:
         """Process stored updates off the request path, as background tasks."""
         for update_id in update_ids:
-            self.tasks.spawn(self.process(update_id, seen_attempts=0), bounded=True)
+            self.tasks.spawn(self.process(update_id, seen_attempts=0))
 
     async def idle(self, timeout: float = 10.0) -> None:
         """Wait until background processing started so far has finished (tests, shutdown)."""
