@@ -28,9 +28,10 @@ wall time of one ``handle`` call):
   seconds are abandoned and count as infinitely late (p99 = inf when over 1 % are). When R is more
   than 70 % of the closed-loop headline, a second open loop offers ~70 % of the headline too.
 * a short sequential diagnostic (one conversation at a time) counting SQL statements per turn kind
-  (``before_cursor_execute``; BEGIN, COMMIT and the pool's pre-ping are extra round trips).
-* client CPU per turn (``time.process_time`` of the bench processes over the window), which tells
-  whether the Python side or PostgreSQL is the bottleneck.
+  (SQLAlchemy's ``before_cursor_execute`` plus asyncpg's query logger for the statements run
+  straight on the driver; BEGIN and COMMIT are extra round trips) and the client CPU per turn.
+* client CPU per turn (``time.process_time`` of the bench processes over the window) and the local
+  PostgreSQL processes' CPU per turn (from /proc), which tell where the two cores go.
 
 Afterwards the invariants are checked: every currency sums to zero (posted and pending), no wallet
 is overdrawn, and the orders table holds exactly the orders the queue was handed. The database is
@@ -59,7 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from scratch import env_float, env_int, ledger_problems, migrated_database
+from scratch import env_float, env_int, ledger_problems, migrated_database, server_cpu_seconds
 from sqlalchemy import event, func, select
 
 from conversations.engine import Engine
@@ -274,6 +275,8 @@ class Stats:
     max_in_flight: int = 0
     cpu: float = 0.0
     """CPU seconds this (client) process spent during the window."""
+    server_cpu: float = 0.0
+    """CPU seconds the local PostgreSQL processes spent during the window (all clients' turns)."""
     abandoned: int = 0
     """Open loop only: arrivals still waiting when the grace period ran out (count as infinitely late)."""
 
@@ -320,7 +323,7 @@ async def run_closed(engine: Engine, users: list[SimUser], clients: int, seconds
     stats = Stats()
     rng = random.Random(seed)
     idle = IdlePool(users, rng)
-    cpu = time.process_time()
+    cpu, server_cpu = time.process_time(), server_cpu_seconds()
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -342,6 +345,7 @@ async def run_closed(engine: Engine, users: list[SimUser], clients: int, seconds
     await asyncio.gather(*(worker() for _ in range(clients)))
     stats.elapsed = seconds
     stats.cpu = time.process_time() - cpu
+    stats.server_cpu = server_cpu_seconds() - server_cpu
     return stats
 
 
@@ -382,7 +386,7 @@ async def run_open(
             stats.kinds[kind] += 1
         idle.release(user)
 
-    cpu = time.process_time()
+    cpu, server_cpu = time.process_time(), server_cpu_seconds()
     start = time.perf_counter() + 0.01
     give_up = start + 2 * seconds
     sent = 0
@@ -399,6 +403,7 @@ async def run_open(
         await asyncio.gather(*list(tasks))
     stats.elapsed = time.perf_counter() - start
     stats.cpu = time.process_time() - cpu
+    stats.server_cpu = server_cpu_seconds() - server_cpu
     return stats
 
 
@@ -567,8 +572,8 @@ async def onboard(url: str, config: Config) -> tuple[float, int]:
 
 async def diagnose(
     url: str, config: Config, turns: int = 400
-) -> tuple[dict[str, tuple[int, float, float]], int]:
-    """One conversation at a time: per turn kind, (count, SQL statements per turn, mean ms)."""
+) -> tuple[dict[str, tuple[int, float, float, float]], int]:
+    """One conversation at a time: per turn kind, (count, SQL statements per turn, mean ms, client CPU ms)."""
     users = make_users(min(config.users, 200))
     db = Database(url, pool_size=2)
     queue = RecordingQueue()
@@ -580,20 +585,36 @@ async def diagnose(
         nonlocal executed
         executed += 1
 
+    def _count_on_driver(query: Any) -> None:
+        nonlocal executed
+        if query.query not in ("BEGIN;", "COMMIT;", "ROLLBACK;"):
+            executed += 1
+
+    # Statements the turn path runs straight on asyncpg (domain.database.DriverStatement).
+    @event.listens_for(db.engine.sync_engine, "connect")
+    def _watch_driver(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(_count_on_driver)
+
     rng = random.Random(9)
-    per_kind: dict[str, list[tuple[int, float]]] = {}
+    per_kind: dict[str, list[tuple[int, float, float]]] = {}
     stats = Stats()
     try:
         for step in range(turns):
             user = users[step % len(users)]
             kind, message = user.next_turn(rng)
-            before, began = executed, time.perf_counter()
+            before, began, cpu = executed, time.perf_counter(), time.process_time()
             await _turn(engine, user, message, stats)
-            per_kind.setdefault(kind, []).append((executed - before, time.perf_counter() - began))
+            took, cpu = time.perf_counter() - began, time.process_time() - cpu
+            per_kind.setdefault(kind, []).append((executed - before, took, cpu))
     finally:
         await db.dispose()
     summary = {
-        kind: (len(rows), statistics.fmean(r[0] for r in rows), statistics.fmean(r[1] for r in rows) * 1000)
+        kind: (
+            len(rows),
+            statistics.fmean(r[0] for r in rows),
+            statistics.fmean(r[1] for r in rows) * 1000,
+            statistics.fmean(r[2] for r in rows) * 1000,
+        )
         for kind, rows in sorted(per_kind.items())
     }
     return summary, len(queue.ids)
@@ -625,10 +646,14 @@ def describe(result: Result) -> None:
     )
     print("    mix: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     cpu = sum(s.cpu for s in result.stats)
+    elapsed = max(s.elapsed for s in result.stats)
+    # Every process saw the same server over (nearly) the same window: count it once.
+    server = statistics.median(s.server_cpu for s in result.stats)
     if result.turns:
         print(
             f"    client CPU: {cpu / result.turns * 1000:.2f} ms/turn"
-            f" ({cpu / max(s.elapsed for s in result.stats):.2f} cores busy in the bench processes)"
+            f" ({cpu / elapsed:.2f} cores busy in the bench processes);"
+            f" PostgreSQL CPU: {server / result.turns * 1000:.2f} ms/turn ({server / elapsed:.2f} cores)"
         )
     in_flight = max(s.max_in_flight for s in result.stats)
     if in_flight:
@@ -650,10 +675,10 @@ def main() -> int:
         summary, queued = asyncio.run(diagnose(url, config))
         enqueued += queued
         print("sequential diagnostic (one conversation at a time, not in the figures):")
-        for kind, (count, statements, mean_ms) in summary.items():
+        for kind, (count, statements, mean_ms, cpu_ms) in summary.items():
             print(
                 f"    {kind:<13} {count:4d} turns, {statements:4.1f} SQL statements/turn,"
-                f" {mean_ms:5.2f} ms/turn"
+                f" {mean_ms:5.2f} ms/turn, client CPU {cpu_ms:4.2f} ms/turn"
             )
 
         results: list[Result] = []

@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -76,3 +77,22 @@ async def ledger_problems(session: AsyncSession) -> list[str]:
     if overdrawn := await ledger.overdrawn_accounts(session):
         problems.append(f"{len(overdrawn)} overdrawn wallets, e.g. {overdrawn[:3]}")
     return problems
+
+
+def server_cpu_seconds() -> float:
+    """CPU seconds used so far by the PostgreSQL processes on this machine (0.0 if none are visible).
+
+    Read from /proc (Linux); meaningful only when the server is local, as on the machines here.
+    Backends that exit take their time with them, so compare readings over a window in which the
+    measured pool's connections stay open.
+    """
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().partition(") ")
+        except OSError:
+            continue  # the process exited while we looked
+        if head.endswith("(postgres"):
+            fields = rest.split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -249,13 +249,15 @@ def _terms(slots: dict[str, Any], country: Country, network: Network) -> tuple[Q
 
 async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: Network) -> Reply:
     terms, product = _terms(slots, country, network)
-    quote = await orders.create_quote(
+    quote, available = await orders.create_quote_reading_wallet(
         turn.session, turn.conversation.id, turn.user.id, terms, turn.quote_ttl_seconds
     )
     slots["quote"] = quote.id
     turn.set_slots(slots, AWAIT_CONFIRM)
     t = turn.t
-    balance = Money(await available_balance(turn.session, turn.user.id, country.currency), country.currency)
+    if available is None:
+        available = await available_balance(turn.session, turn.user.id, country.currency)
+    balance = Money(available, country.currency)
     if terms.kind is ProductKind.DATA:
         text = t._(
             "Buy %(product)s data (%(price)s) for %(phone)s?",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import JSON, DateTime, Table, and_, bindparam, case, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.messages import InboundMessage, Reply
 from conversations.turn import ChatState, ChatUser
+from domain.database import DriverStatement, driver_connection
 from domain.models import Conversation, Identity, Message, User, utcnow
 from domain.users import find_or_create_user
 
@@ -104,6 +105,9 @@ _SAVE_TURN_PG = text(
     " CAST(:bodies AS text[]), CAST(:channel_message_ids AS varchar[]))"
     " WITH ORDINALITY AS t(direction, sender, body, channel_message_id, n) ORDER BY t.n"
 ).bindparams(bindparam("slots", type_=JSON), bindparam("now", type_=DateTime(timezone=True)))
+# On PostgreSQL both run on the driver connection: they are on every turn (see DriverStatement).
+_OPEN_ON_DRIVER = DriverStatement(_OPEN)
+_SAVE_TURN_ON_DRIVER = DriverStatement(_SAVE_TURN_PG)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +120,17 @@ class Opened:
     """The user's country and language when loaded, to write back only what changed."""
     username: str | None = None
     """The identity's stored handle (lower-case), to write it only when the channel shows another."""
+    driver: Any = None
+    """The session's PostgreSQL driver connection (``None`` on SQLite)."""
 
 
 async def open_chat(session: AsyncSession, message: InboundMessage) -> Opened:
     """Find (or on first contact create) the user and the conversation, locking the conversation."""
-    opened = await _find(session, message)
+    driver = await driver_connection(session)
+    opened = await _find(session, driver, message)
     if opened is None:
         await _create(session, message)
-        opened = await _find(session, message)
+        opened = await _find(session, driver, message)
         assert opened is not None
     handle = message.username.removeprefix("@").lower()[:64] if message.username else None
     if handle != opened.username:
@@ -132,18 +139,21 @@ async def open_chat(session: AsyncSession, message: InboundMessage) -> Opened:
     return opened
 
 
-async def _find(session: AsyncSession, message: InboundMessage) -> Opened | None:
+async def _find(session: AsyncSession, driver: Any, message: InboundMessage) -> Opened | None:
     params = {
         "channel": message.channel,
         "chat_id": message.chat_id,
         "channel_user_id": message.channel_user_id,
     }
-    row = (await session.execute(_OPEN, params)).first()
+    if driver is not None:
+        row = await _OPEN_ON_DRIVER.fetchrow(driver, params)
+    else:
+        row = (await session.execute(_OPEN, params)).first()
     if row is None:
         return None
     user = ChatUser(row[0], row[1], row[2], row[3])
     conversation = ChatState(row[4], row[5], dict(row[6] or {}), row[7], row[8], bool(row[9]))
-    return Opened(user, conversation, (user.country, user.language), row[10])
+    return Opened(user, conversation, (user.country, user.language), row[10], driver)
 
 
 async def _create(session: AsyncSession, message: InboundMessage) -> None:
@@ -186,14 +196,16 @@ async def save_turn(
         "now": utcnow(),
     }
     lines = [{"direction": "in", "sender": "user", **inbound}, *_outbound(replies)]
-    if session.get_bind().dialect.name == "postgresql":
+    if opened.driver is not None:
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # the session's changes first, as its autoflush would have done
         columns = {
             "directions": [line["direction"] for line in lines],
             "senders": [line["sender"] for line in lines],
             "bodies": [line["body"] for line in lines],
             "channel_message_ids": [line["channel_message_id"] for line in lines],
         }
-        await session.execute(_SAVE_TURN_PG, state | columns)
+        await _SAVE_TURN_ON_DRIVER.execute(opened.driver, state | columns)
         return
     await session.execute(_SAVE_CONVERSATION, state)
     await session.execute(

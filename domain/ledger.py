@@ -20,7 +20,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.database import dialect_insert
+from domain.database import DriverStatement, dialect_insert, driver_connection
 from domain.models import Account, Transfer, utcnow
 
 
@@ -260,8 +260,9 @@ def _same_transfer(row: Transfer, new: NewTransfer) -> bool:
 
 
 # PostgreSQL fast path: one statement per step whatever the batch size, with the batch passed
-# as arrays. SQLAlchemy cannot cache a multi-row INSERT built from values, and compiling it
-# costs more CPU than the database spends on it (measured by bench/ledger.py).
+# as arrays, run on the driver connection. SQLAlchemy cannot cache a multi-row INSERT built from
+# values, and compiling it costs more CPU than the database spends on it (measured by
+# bench/ledger.py); even cached, its per-execution work costs about what asyncpg's does.
 _CLAIM_PG = text(
     "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, currency, code,"
     " two_phase, state, created_at, resolved_at)"
@@ -283,15 +284,15 @@ _APPLY_PG = text(
 )
 
 
-def _is_postgres(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+_CLAIM_ON_DRIVER = DriverStatement(_CLAIM_PG)
+_APPLY_ON_DRIVER = DriverStatement(_APPLY_PG)
 
 
 async def _claim_ids(session: AsyncSession, batch: Sequence[NewTransfer]) -> set[str]:
     """Insert the transfer rows, skipping ids that exist; return the ids this call inserted."""
     now = utcnow()
-    connection = await session.connection()
-    if _is_postgres(session):
+    driver = await driver_connection(session)
+    if driver is not None:
         columns = {
             "ids": [t.id for t in batch],
             "debits": [t.debit_account_id for t in batch],
@@ -302,7 +303,7 @@ async def _claim_ids(session: AsyncSession, batch: Sequence[NewTransfer]) -> set
             "two_phase": [t.pending for t in batch],
             "now": now,
         }
-        return set((await connection.execute(_CLAIM_PG, columns)).scalars().all())
+        return {row[0] for row in await _CLAIM_ON_DRIVER.fetch(driver, columns)}
     rows = [
         {
             "id": t.id,
@@ -322,6 +323,7 @@ async def _claim_ids(session: AsyncSession, batch: Sequence[NewTransfer]) -> set
     statement = (
         dialect_insert(session)(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
     )
+    connection = await session.connection()
     return set((await connection.execute(statement, rows)).scalars().all())
 
 
@@ -358,6 +360,13 @@ _LOCK_BY_IDS = (
     .order_by(Account.id)
     .with_for_update(key_share=True)
 )
+_LOCK_ON_DRIVER = DriverStatement(
+    text(
+        "SELECT id, currency, debits_must_not_exceed_credits, debits_pending, debits_posted,"
+        " credits_pending, credits_posted FROM accounts WHERE id = ANY(CAST(:ids AS bigint[]))"
+        " ORDER BY id FOR NO KEY UPDATE"
+    )
+)
 
 
 async def _lock_accounts(session: AsyncSession, ids: Iterable[int]) -> dict[int, _Snapshot]:
@@ -365,8 +374,11 @@ async def _lock_accounts(session: AsyncSession, ids: Iterable[int]) -> dict[int,
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    connection = await session.connection()
-    rows = (await connection.execute(_LOCK_BY_IDS, {"ids": wanted})).all()
+    driver = await driver_connection(session)
+    if driver is not None:
+        rows: Sequence[Sequence[Any]] = await _LOCK_ON_DRIVER.fetch(driver, {"ids": wanted})
+    else:
+        rows = (await (await session.connection()).execute(_LOCK_BY_IDS, {"ids": wanted})).all()
     return {row[0]: _Snapshot(*row) for row in rows}
 
 
@@ -386,8 +398,8 @@ class _Deltas:
         if not self.by_account:
             return
         ordered = sorted(self.by_account.items())
-        connection = await session.connection()
-        if _is_postgres(session):
+        driver = await driver_connection(session)
+        if driver is not None:
             columns = {
                 "ids": [account_id for account_id, _ in ordered],
                 "dp": [fields["debits_pending"] for _, fields in ordered],
@@ -395,7 +407,7 @@ class _Deltas:
                 "cp": [fields["credits_pending"] for _, fields in ordered],
                 "cpo": [fields["credits_posted"] for _, fields in ordered],
             }
-            await connection.execute(_APPLY_PG, columns)
+            await _APPLY_ON_DRIVER.execute(driver, columns)
             return
         table = cast(Table, Account.__table__)
         statement = (
@@ -407,7 +419,7 @@ class _Deltas:
             {"account_id": account_id, **{f"d_{f}": v for f, v in fields.items()}}
             for account_id, fields in ordered
         ]
-        await connection.execute(statement, params)
+        await (await session.connection()).execute(statement, params)
 
 
 async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) -> list[TransferResult]:
@@ -515,14 +527,15 @@ async def void_pending(session: AsyncSession, transfer_id: str) -> bool:
 
 _accounts = cast(Table, Account.__table__)
 _AVAILABLE = select(
-    _accounts.c.credits_posted - _accounts.c.debits_posted - _accounts.c.debits_pending
+    (_accounts.c.credits_posted - _accounts.c.debits_posted - _accounts.c.debits_pending).label("available")
 ).where(_accounts.c.code == bindparam("code"))
+_AVAILABLE_ON_DRIVER = DriverStatement(_AVAILABLE)
 
 
 async def available_by_code(session: AsyncSession, code: str) -> int | None:
     """What can be debited now from the account named ``code``; None if there is no such account."""
-    found = (await session.execute(_AVAILABLE, {"code": code})).first()
-    return None if found is None else int(found[0])
+    found = await _AVAILABLE_ON_DRIVER.first(session, {"code": code})
+    return None if found is None else int(found["available"])
 
 
 async def balance(session: AsyncSession, account_id: int) -> Balance:

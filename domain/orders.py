@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import ledger
 from domain.clock import aware
 from domain.countries import get_country
+from domain.database import DriverStatement
 from domain.models import Account, Notification, Order, OrderEvent, Quote, utcnow
 from domain.money import Money
 
@@ -116,7 +117,16 @@ def _account_of_quote(prefix: str) -> ScalarSelect[int]:
     return select(_accounts.c.id).where(_accounts.c.code == code).scalar_subquery()
 
 
-_ADD_QUOTE = insert(_quotes)
+_ADD_QUOTE_ON_DRIVER = DriverStatement(
+    insert(_quotes)
+    .values({name: bindparam(name, type_=column.type) for name, column in _quotes.c.items()})
+    .returning(
+        select(_accounts.c.credits_posted - _accounts.c.debits_posted - _accounts.c.debits_pending)
+        .where(_accounts.c.code == bindparam("wallet_code"))
+        .scalar_subquery()
+        .label("available")
+    )
+)
 # The quote, locked, with the order it already produced and the ids of the accounts its order
 # moves money between (NULL when missing). The join sees orders committed before the statement
 # began; one a concurrent confirm commits while we wait for the lock shows up as an existing
@@ -132,6 +142,7 @@ _LOCK_QUOTE = (
     .where(_quotes.c.id == bindparam("quote_id"))
     .with_for_update(of=_quotes)
 )
+_LOCK_QUOTE_ON_DRIVER = DriverStatement(_LOCK_QUOTE)
 _ORDER_OF_QUOTE = select(_orders.c.id).where(_orders.c.quote_id == bindparam("quote_id"))
 _ADD_ORDER = insert(_orders).returning(_orders.c.id)
 _ADD_EVENT = insert(_events)
@@ -160,6 +171,7 @@ _ADD_ORDER_WITH_EVENT_PG = (
     )
     .returning(_events.c.order_id)
 )
+_ADD_ORDER_WITH_EVENT_ON_DRIVER = DriverStatement(_ADD_ORDER_WITH_EVENT_PG)
 
 
 async def _flush_pending(session: AsyncSession) -> None:
@@ -172,6 +184,19 @@ async def create_quote(
     session: AsyncSession, conversation_id: int, user_id: int, terms: QuoteTerms, ttl_seconds: float
 ) -> Quote:
     """Record a quote; its random id is what a Confirm button carries."""
+    quote, _ = await create_quote_reading_wallet(session, conversation_id, user_id, terms, ttl_seconds)
+    return quote
+
+
+async def create_quote_reading_wallet(
+    session: AsyncSession, conversation_id: int, user_id: int, terms: QuoteTerms, ttl_seconds: float
+) -> tuple[Quote, int | None]:
+    """Record a quote and, in the same statement, read what the user's wallet can spend.
+
+    The second value is the available balance of the wallet in the quote's currency, or None
+    when that wallet does not exist yet. A quote is always shown with the balance, so one round
+    trip does both.
+    """
     await _flush_pending(session)
     now = utcnow()
     values = {
@@ -188,8 +213,10 @@ async def create_quote(
         "created_at": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
     }
-    await session.execute(_ADD_QUOTE, values)
-    return Quote(**values)
+    wallet = ledger.wallet_code(user_id, terms.price.currency)
+    added = await _ADD_QUOTE_ON_DRIVER.first(session, {**values, "wallet_code": wallet})
+    assert added is not None
+    return Quote(**values), added["available"]
 
 
 async def order_for_quote(session: AsyncSession, quote_id: str) -> Order | None:
@@ -214,33 +241,33 @@ async def place_order(
         "wallet_prefix": ledger.wallet_code(user_id, ""),
         "topups_prefix": ledger.system_code(topups_account(user_id), ""),
     }
-    quote = (await session.execute(_LOCK_QUOTE, {"quote_id": quote_id, **prefixes})).first()
+    quote = await _LOCK_QUOTE_ON_DRIVER.first(session, {"quote_id": quote_id, **prefixes})
     if quote is None:
         raise QuoteRejected(QuoteProblem.UNKNOWN)
-    if quote.user_id != user_id:
+    if quote["user_id"] != user_id:
         raise QuoteRejected(QuoteProblem.NOT_YOURS)
-    if quote.order_id is not None:
-        return Placed(await _load_order(session, quote.order_id), created=False)
+    if quote["order_id"] is not None:
+        return Placed(await _load_order(session, quote["order_id"]), created=False)
     now = utcnow()
-    price = Money(quote.amount, quote.currency)
-    problem = _quote_problem(quote.expires_at, quote.country, price, now, pin_verified)
+    price = Money(quote["amount"], quote["currency"])
+    problem = _quote_problem(quote["expires_at"], quote["country"], price, now, pin_verified)
     if problem is not None:
         return await _refuse(session, quote_id, problem)
-    transfer_id = f"order:{quote.id}"
-    wallet = quote.wallet_id
+    transfer_id = f"order:{quote['id']}"
+    wallet = quote["wallet_id"]
     if wallet is None:
-        wallet = await ledger.open_wallet(session, user_id, quote.currency)
-    topups = quote.topups_id
+        wallet = await ledger.open_wallet(session, user_id, quote["currency"])
+    topups = quote["topups_id"]
     if topups is None:
-        topups = await ledger.open_system_account(session, topups_account(user_id), quote.currency)
+        topups = await ledger.open_system_account(session, topups_account(user_id), quote["currency"])
     reserved = await ledger.create_transfer(
         session,
         ledger.NewTransfer(
             id=transfer_id,
             debit_account_id=wallet,
             credit_account_id=topups,
-            amount=quote.amount,
-            currency=quote.currency,
+            amount=quote["amount"],
+            currency=quote["currency"],
             code="purchase",
             pending=True,
         ),
@@ -249,17 +276,17 @@ async def place_order(
         return placed
     values = {
         "reference": new_reference(now),
-        "quote_id": quote.id,
+        "quote_id": quote["id"],
         "user_id": user_id,
-        "conversation_id": quote.conversation_id,
-        "kind": quote.kind,
-        "country": quote.country,
-        "network": quote.network,
+        "conversation_id": quote["conversation_id"],
+        "kind": quote["kind"],
+        "country": quote["country"],
+        "network": quote["network"],
         "service_id": service_id,
-        "phone": quote.phone,
-        "amount": quote.amount,
-        "currency": quote.currency,
-        "bundle_code": quote.bundle_code,
+        "phone": quote["phone"],
+        "amount": quote["amount"],
+        "currency": quote["currency"],
+        "bundle_code": quote["bundle_code"],
         "transfer_id": transfer_id,
         "state": OrderState.PLACED,
         "attempts": 0,
@@ -307,9 +334,9 @@ async def _add_order(session: AsyncSession, values: dict[str, object], detail: s
     """Insert an order and its first history step; return the order's id."""
     order_id: int
     if session.get_bind().dialect.name == "postgresql":
-        order_id = (
-            await session.execute(_ADD_ORDER_WITH_EVENT_PG, {**values, "detail": detail})
-        ).scalar_one()
+        added = await _ADD_ORDER_WITH_EVENT_ON_DRIVER.first(session, {**values, "detail": detail})
+        assert added is not None
+        order_id = added["order_id"]
         return order_id
     order_id = (await session.execute(_ADD_ORDER, values)).scalar_one()
     event = {
@@ -342,10 +369,32 @@ async def notify(session: AsyncSession, order: Order, kind: str) -> None:
         )
 
 
-async def recent_orders(session: AsyncSession, user_id: int, limit: int = 5) -> list[Order]:
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """What a user's order history shows of one order."""
+
+    created_at: datetime
+    kind: str
+    country: str
+    network: str
+    phone: str
+    amount: int
+    currency: str
+    state: str
+
+
+_RECENT_ORDERS = DriverStatement(
+    select(*(_orders.c[name] for name in OrderLine.__dataclass_fields__))
+    .where(_orders.c.user_id == bindparam("user_id"))
+    .order_by(_orders.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+async def recent_orders(session: AsyncSession, user_id: int, limit: int = 5) -> list[OrderLine]:
     """The user's latest orders, newest first."""
-    statement = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(limit)
-    return list((await session.scalars(statement)).all())
+    rows = await _RECENT_ORDERS.all(session, {"user_id": user_id, "limit": limit})
+    return [OrderLine(*(row[name] for name in OrderLine.__dataclass_fields__)) for row in rows]
 
 
 async def order_history(session: AsyncSession, order_id: int) -> list[OrderEvent]:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -36,6 +37,14 @@ SECRET = "sk_test_sandbox"
 def _signed(event: str, reference: str) -> tuple[bytes, dict[str, str]]:
     body = json.dumps({"event": event, "data": {"reference": reference, "id": 1, "status": "x"}}).encode()
     return body, {"x-paystack-signature": hmac.new(SECRET.encode(), body, hashlib.sha512).hexdigest()}
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20.0) -> None:
+    """Wait until ``check()`` is true; fail with ``what`` after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.1)
 
 
 async def _sender(db: Database, transfers: TransferService) -> int:
@@ -93,16 +102,18 @@ async def test_a_reversed_bank_payout_is_refunded_once_through_the_webhook_route
                 assert row is not None
                 return row.state
 
-        for _ in range(100):  # the in-process poller sends it within a second
-            if await state() == TransferState.SUCCEEDED:
-                break
-            await asyncio.sleep(0.1)
-        assert await state() == TransferState.SUCCEEDED
+        async def succeeded() -> bool:  # the in-process poller sends it within a second
+            return await state() == TransferState.SUCCEEDED
 
-        for _ in range(100):  # the sandbox reverses it shortly (knob above), telling nobody
-            if (await transfers.gateways["paystack"].query_payout(reference)).status is PayoutStatus.REVERSED:
-                break
-            await asyncio.sleep(0.1)
+        async def reversed_at_gateway() -> bool:  # the sandbox reverses it shortly, telling nobody
+            payout = await transfers.gateways["paystack"].query_payout(reference)
+            return payout.status is PayoutStatus.REVERSED
+
+        async def refunded() -> bool:  # the app acts on a webhook in the background, after its 200
+            return await state() == TransferState.REVERSED
+
+        await _eventually(succeeded, "the payout to succeed")
+        await _eventually(reversed_at_gateway, "the sandbox to reverse the payout")
         forged_body, _ = _signed("transfer.reversed", reference)
         forged = await client.post(
             "/webhook/paystack", data=forged_body, headers={"x-paystack-signature": "0" * 128}
@@ -111,7 +122,7 @@ async def test_a_reversed_bank_payout_is_refunded_once_through_the_webhook_route
         body, headers = _signed("transfer.reversed", reference)
         for _ in range(5):  # the genuine webhook, five times: one refund
             assert (await client.post("/webhook/paystack", data=body, headers=headers)).status == 200
-        assert await state() == TransferState.REVERSED
+        await _eventually(refunded, "the reversal webhook to be acted on")
         async with app.db.transaction() as session:
             assert await users.available_balance(session, sender, "NGN") == 20_000_00
             assert all(d == c for d, c in (await ledger.currency_sums(session)).values())
