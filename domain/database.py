@@ -74,7 +74,8 @@ async def driver_connection(session: AsyncSession) -> Any | None:
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1]
     connection = await session.connection()
-    raw = await connection.get_raw_connection()
+    raw = connection.sync_connection.connection if connection.sync_connection else None
+    assert raw is not None  # checked out by session.connection(): reading it does no I/O
     adapted = raw.dbapi_connection
     # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: statements sent
     # straight to the driver before that would each commit on their own.

@@ -434,6 +434,8 @@ async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) 
     if not batch:
         return []
     claimed = await _claim_ids(session, batch)
+    if len(batch) == 1 and batch[0].id in claimed and (driver := await driver_connection(session)):
+        return [await _move_one(session, driver, batch[0])]
     accounts = await _lock_accounts(
         session,
         [a for t in batch if t.id in claimed for a in (t.debit_account_id, t.credit_account_id)],
@@ -460,6 +462,56 @@ async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) 
     await deltas.apply(session)
     await _judge_existing(session, [t for t in batch if t.id not in claimed], results)
     return [results[t.id] for t in batch]
+
+
+# PostgreSQL, one freshly claimed transfer (every purchase): lock both accounts in id order, judge
+# the transfer on their locked totals and move the money, in one round trip instead of two. Same
+# rules as the batch path: a no-overdraft debit account must afford the amount, both accounts
+# must be in the transfer's currency.
+_MOVE_ONE_ON_DRIVER = DriverStatement(
+    text(
+        "WITH locked AS (SELECT id, currency, debits_must_not_exceed_credits AS guard,"
+        " credits_posted - debits_posted - debits_pending AS available FROM accounts"
+        " WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE),"
+        " verdict AS (SELECT count(*) AS found,"
+        " coalesce(bool_and(currency = CAST(:currency AS varchar)), false) AS same_currency,"
+        " coalesce(bool_and(NOT (id = CAST(:debit AS bigint) AND guard"
+        " AND available < CAST(:amount AS bigint))), false) AS affordable FROM locked),"
+        " moved AS (UPDATE accounts AS a SET"
+        " debits_pending = a.debits_pending + CASE WHEN a.id = CAST(:debit AS bigint)"
+        " AND CAST(:pending AS boolean) THEN CAST(:amount AS bigint) ELSE 0 END,"
+        " debits_posted = a.debits_posted + CASE WHEN a.id = CAST(:debit AS bigint)"
+        " AND NOT CAST(:pending AS boolean) THEN CAST(:amount AS bigint) ELSE 0 END,"
+        " credits_pending = a.credits_pending + CASE WHEN a.id = CAST(:credit AS bigint)"
+        " AND CAST(:pending AS boolean) THEN CAST(:amount AS bigint) ELSE 0 END,"
+        " credits_posted = a.credits_posted + CASE WHEN a.id = CAST(:credit AS bigint)"
+        " AND NOT CAST(:pending AS boolean) THEN CAST(:amount AS bigint) ELSE 0 END"
+        " FROM verdict WHERE a.id = ANY(CAST(:ids AS bigint[])) AND verdict.found = 2"
+        " AND verdict.same_currency AND verdict.affordable RETURNING a.id)"
+        " SELECT found, same_currency, affordable, (SELECT count(*) FROM moved) AS moved FROM verdict"
+    )
+)
+
+
+async def _move_one(session: AsyncSession, driver: Any, transfer: NewTransfer) -> TransferResult:
+    """Judge and apply one claimed transfer in one statement (see ``_MOVE_ONE_ON_DRIVER``)."""
+    params = {
+        "ids": sorted((transfer.debit_account_id, transfer.credit_account_id)),
+        "debit": transfer.debit_account_id,
+        "credit": transfer.credit_account_id,
+        "amount": transfer.amount,
+        "currency": transfer.currency,
+        "pending": transfer.pending,
+    }
+    verdict = await _MOVE_ONE_ON_DRIVER.fetchrow(driver, params)
+    assert verdict is not None and verdict[0] == 2  # the claim's foreign keys saw both accounts
+    if not verdict[1]:
+        raise LedgerError("a transfer's accounts must share its currency")
+    if not verdict[2]:
+        await session.execute(delete(Transfer).where(Transfer.id == transfer.id))
+        return TransferResult.INSUFFICIENT_FUNDS
+    assert verdict[3] == 2
+    return TransferResult.CREATED
 
 
 def _bump(account: _Snapshot, field: str, amount: int, deltas: _Deltas) -> None:

@@ -10,6 +10,7 @@ import pytest
 from domain import ledger
 from domain.database import Database
 from domain.ledger import InsufficientFunds, NewTransfer, TransferResult
+from domain.models import Transfer
 
 
 async def _funded_wallet(db: Database, amount: int, currency: str = "NGN") -> tuple[int, int, int]:
@@ -138,3 +139,39 @@ def test_amounts_are_positive_integers() -> None:
     for bad in (0, -5, 1.5, True):
         with pytest.raises(ledger.LedgerError):
             NewTransfer("x", 1, 2, bad, "NGN", "p")  # type: ignore[arg-type]
+
+
+async def test_one_transfer_moves_posted_or_pending_totals_and_a_refused_one_leaves_no_trace(
+    db: Database,
+) -> None:
+    wallet, promo, topups = await _funded_wallet(db, 1_000)
+    refused = uuid.uuid4().hex
+    async with db.transaction() as session:
+        topups_before = await ledger.balance(session, topups)
+        await ledger.create_transfer(session, NewTransfer(uuid.uuid4().hex, wallet, topups, 300, "NGN", "p"))
+        await ledger.create_transfer(
+            session, NewTransfer(uuid.uuid4().hex, wallet, topups, 200, "NGN", "p", pending=True)
+        )
+        with pytest.raises(InsufficientFunds):
+            await ledger.create_transfer(session, NewTransfer(refused, wallet, topups, 501, "NGN", "p"))
+        # A system account may go below zero: promo funds wallets from nothing.
+        await ledger.create_transfer(session, NewTransfer(uuid.uuid4().hex, promo, wallet, 5, "NGN", "p"))
+        wallet_now, topups_now = await ledger.balance(session, wallet), await ledger.balance(session, topups)
+        assert await session.get(Transfer, refused) is None
+    assert (wallet_now.posted, wallet_now.debits_pending, wallet_now.available) == (705, 200, 505)
+    assert topups_now.credits_posted - topups_before.credits_posted == 300
+    assert topups_now.credits_pending - topups_before.credits_pending == 200
+    await _assert_invariants(db)
+
+
+async def test_a_transfer_between_currencies_is_refused(db: Database) -> None:
+    wallet, _promo, _topups = await _funded_wallet(db, 1_000)
+    async with db.transaction() as session:
+        cedis = await ledger.open_system_account(session, "topups", "GHS")
+    with pytest.raises(ledger.LedgerError, match="currency"):
+        async with db.transaction() as session:
+            await ledger.create_transfer(
+                session, NewTransfer(uuid.uuid4().hex, wallet, cedis, 10, "NGN", "p")
+            )
+    async with db.transaction() as session:
+        assert (await ledger.balance(session, wallet)).available == 1_000
