@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.messages import InboundMessage, Reply
 from conversations.turn import ChatState, ChatUser
-from domain.database import DriverStatement, driver_connection
+from domain.database import DriverStatement, driver_connection, flush_pending
 from domain.models import Conversation, Identity, Message, User, utcnow
 from domain.users import find_or_create_user
 
@@ -197,8 +197,7 @@ async def save_turn(
     }
     lines = [{"direction": "in", "sender": "user", **inbound}, *_outbound(replies)]
     if opened.driver is not None:
-        if session.new or session.dirty or session.deleted:
-            await session.flush()  # the session's changes first, as its autoflush would have done
+        await flush_pending(session)  # the session's changes first, as its autoflush would have done
         columns = {
             "directions": [line["direction"] for line in lines],
             "senders": [line["sender"] for line in lines],

@@ -85,6 +85,20 @@ async def driver_connection(session: AsyncSession) -> Any | None:
     return raw.driver_connection
 
 
+async def flush_pending(session: AsyncSession) -> None:
+    """Flush the session's pending changes, as its autoflush would before a query it runs itself.
+
+    Statements sent straight to the driver, or through a connection, do not autoflush.
+    """
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+
+
+async def _flushed_driver(session: AsyncSession) -> Any | None:
+    await flush_pending(session)
+    return await driver_connection(session)
+
+
 class DriverStatement:
     """A Core statement compiled once for asyncpg, run on a session's driver connection.
 
@@ -92,8 +106,8 @@ class DriverStatement:
     hop) costs the client about twice what asyncpg does for the same statement; on the turn path,
     where every chat message runs the same few statements, that is most of the client's time.
     Parameters are passed by name as to ``session.execute``; JSON ones are serialized here.
-    ``first`` and ``run`` fall back to ``session.execute`` on SQLite, for statements both
-    dialects can run.
+    ``first``, ``all`` and ``run`` flush the session's pending changes first, as its autoflush
+    would, and fall back to ``session.execute`` on SQLite, for statements both dialects can run.
     """
 
     __slots__ = ("_json", "names", "sql", "statement")
@@ -111,7 +125,7 @@ class DriverStatement:
 
     async def first(self, session: AsyncSession, params: Mapping[str, Any]) -> Row | None:
         """The first row the statement returns in ``session``'s transaction, if any."""
-        driver = await driver_connection(session)
+        driver = await _flushed_driver(session)
         if driver is not None:
             row: Row | None = await driver.fetchrow(self.sql, *self.arguments(params))
             return row
@@ -120,7 +134,7 @@ class DriverStatement:
 
     async def all(self, session: AsyncSession, params: Mapping[str, Any]) -> Sequence[Row]:
         """Every row the statement returns in ``session``'s transaction."""
-        driver = await driver_connection(session)
+        driver = await _flushed_driver(session)
         if driver is not None:
             rows: Sequence[Row] = await driver.fetch(self.sql, *self.arguments(params))
             return rows
@@ -128,7 +142,7 @@ class DriverStatement:
 
     async def run(self, session: AsyncSession, params: Mapping[str, Any]) -> None:
         """Run the statement for its effect in ``session``'s transaction."""
-        driver = await driver_connection(session)
+        driver = await _flushed_driver(session)
         if driver is not None:
             await driver.execute(self.sql, *self.arguments(params))
         else:

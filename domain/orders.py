@@ -174,12 +174,6 @@ _ADD_ORDER_WITH_EVENT_PG = (
 _ADD_ORDER_WITH_EVENT_ON_DRIVER = DriverStatement(_ADD_ORDER_WITH_EVENT_PG)
 
 
-async def _flush_pending(session: AsyncSession) -> None:
-    """Flush ORM objects the caller added, since Core statements do not autoflush."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-
-
 async def create_quote(
     session: AsyncSession, conversation_id: int, user_id: int, terms: QuoteTerms, ttl_seconds: float
 ) -> Quote:
@@ -197,7 +191,6 @@ async def create_quote_reading_wallet(
     when that wallet does not exist yet. A quote is always shown with the balance, so one round
     trip does both.
     """
-    await _flush_pending(session)
     now = utcnow()
     values = {
         "id": secrets.token_urlsafe(12),
@@ -236,7 +229,6 @@ async def place_order(
     ``QuoteRejected`` for an unknown, foreign or expired quote and ``ledger.InsufficientFunds``
     when the wallet cannot afford it (nothing is written then).
     """
-    await _flush_pending(session)
     prefixes = {
         "wallet_prefix": ledger.wallet_code(user_id, ""),
         "topups_prefix": ledger.system_code(topups_account(user_id), ""),

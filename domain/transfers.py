@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain import audit, kyc, ledger, pins, risk
 from domain.clock import aware
 from domain.countries import get_country
-from domain.database import Database, dialect_insert
+from domain.database import Database, DriverStatement, dialect_insert
 from domain.models import (
     Conversation,
     Credential,
@@ -1142,12 +1142,23 @@ def _describe_destination(transfer: MoneyTransfer, recipient: Recipient) -> None
         transfer.recipient_phone = destination.account_number
 
 
-async def history(session: AsyncSession, user_id: int, limit: int = 5) -> list[MoneyTransfer]:
-    """The user's latest transfers, sent or received, newest first."""
-    statement = (
-        select(MoneyTransfer)
-        .where((MoneyTransfer.sender_user_id == user_id) | (MoneyTransfer.recipient_user_id == user_id))
-        .order_by(MoneyTransfer.id.desc())
-        .limit(limit)
+_HISTORY = DriverStatement(
+    select(_transfers)
+    .where(
+        or_(
+            _transfers.c.sender_user_id == bindparam("user_id"),
+            _transfers.c.recipient_user_id == bindparam("user_id"),
+        )
     )
-    return list((await session.scalars(statement)).all())
+    .order_by(_transfers.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+async def history(session: AsyncSession, user_id: int, limit: int = 5) -> list[MoneyTransfer]:
+    """The user's latest transfers, sent or received, newest first, as copies to read (not in the session).
+
+    On every "history" chat turn, so read on the driver (see ``DriverStatement``).
+    """
+    rows = await _HISTORY.all(session, {"user_id": user_id, "limit": limit})
+    return [MoneyTransfer(**{column.key: row[column.key] for column in _transfers.c}) for row in rows]

@@ -205,6 +205,7 @@ async def test_p2p_in_english_sets_a_pin_then_sends(rig: Rig) -> None:
     news = await friend.receipts()
     assert "sent you ₦2,000.00" in news and "₦12,000.00" in news
     assert "sent ₦2,000.00" in await sender.say("history")
+    assert "received ₦2,000.00 from" in await friend.say("history")
     await assert_no_secrets(rig, ["4826", "4827", number], sender)
     await assert_ledger_balanced(rig)
 
