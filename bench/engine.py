@@ -38,7 +38,7 @@ is overdrawn, and the orders table holds exactly the orders the queue was handed
 dropped at the end.
 
 Environment (all optional): NEXUSTOP_BENCH_PG (admin DSN), NEXUSTOP_BENCH_USERS (U, 2000),
-NEXUSTOP_BENCH_CLIENTS (C, 16), NEXUSTOP_BENCH_SECONDS (T, 20), NEXUSTOP_BENCH_PROCS (1 or 2;
+NEXUSTOP_BENCH_CLIENTS (C, 8), NEXUSTOP_BENCH_SECONDS (T, 20), NEXUSTOP_BENCH_PROCS (1 or 2;
 default: run both, headline the better), NEXUSTOP_BENCH_RATE (R, 500; 0 skips the open loop),
 NEXUSTOP_BENCH_OPEN_SECONDS (T_open, 10), NEXUSTOP_BENCH_PROFILE (a path: cProfile the
 single-process closed loop into it and print the top functions; forces one process).
@@ -60,7 +60,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from scratch import env_float, env_int, ledger_problems, migrated_database, server_cpu_seconds
+from scratch import (
+    env_float,
+    env_int,
+    ledger_problems,
+    machine_cpu_ticks,
+    migrated_database,
+    server_cpu_seconds,
+)
 from sqlalchemy import event, func, select
 
 from conversations.engine import Engine
@@ -164,7 +171,9 @@ class Config:
         procs = os.environ.get("NEXUSTOP_BENCH_PROCS", "").strip()
         return cls(
             users=env_int("NEXUSTOP_BENCH_USERS", 2000),
-            clients=env_int("NEXUSTOP_BENCH_CLIENTS", 16),
+            # 8 in flight carry as many turns/s as 16 here, at half the latency: with the turn's
+            # statements this short, more only adds PostgreSQL backends competing for two cores.
+            clients=env_int("NEXUSTOP_BENCH_CLIENTS", 8),
             seconds=env_float("NEXUSTOP_BENCH_SECONDS", 20.0),
             procs=int(procs) if procs else None,
             rate=env_float("NEXUSTOP_BENCH_RATE", 500.0),
@@ -225,6 +234,7 @@ class SimUser:
 def _phone_for(country: str, index: int) -> tuple[str, str]:
     """A valid mobile number of ``country`` whose network can be guessed: (E.164, as typed locally)."""
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
+    assert example is not None, country
     national = phonenumbers.national_significant_number(example)
     for attempt in range(50):
         tail = f"{(index * 7919 + attempt * 104729) % 10000:04d}"
@@ -277,6 +287,8 @@ class Stats:
     """CPU seconds this (client) process spent during the window."""
     server_cpu: float = 0.0
     """CPU seconds the local PostgreSQL processes spent during the window (all clients' turns)."""
+    machine: tuple[int, int, int] = (0, 0, 0)
+    """The machine's busy, stolen and total CPU ticks during the window."""
     abandoned: int = 0
     """Open loop only: arrivals still waiting when the grace period ran out (count as infinitely late)."""
 
@@ -323,7 +335,7 @@ async def run_closed(engine: Engine, users: list[SimUser], clients: int, seconds
     stats = Stats()
     rng = random.Random(seed)
     idle = IdlePool(users, rng)
-    cpu, server_cpu = time.process_time(), server_cpu_seconds()
+    cpu, server_cpu, machine = time.process_time(), server_cpu_seconds(), machine_cpu_ticks()
     start = time.perf_counter()
     deadline = start + seconds
 
@@ -346,6 +358,7 @@ async def run_closed(engine: Engine, users: list[SimUser], clients: int, seconds
     stats.elapsed = seconds
     stats.cpu = time.process_time() - cpu
     stats.server_cpu = server_cpu_seconds() - server_cpu
+    stats.machine = tuple(b - a for a, b in zip(machine, machine_cpu_ticks(), strict=True))  # type: ignore[assignment]
     return stats
 
 
@@ -386,7 +399,7 @@ async def run_open(
             stats.kinds[kind] += 1
         idle.release(user)
 
-    cpu, server_cpu = time.process_time(), server_cpu_seconds()
+    cpu, server_cpu, machine = time.process_time(), server_cpu_seconds(), machine_cpu_ticks()
     start = time.perf_counter() + 0.01
     give_up = start + 2 * seconds
     sent = 0
@@ -404,6 +417,7 @@ async def run_open(
     stats.elapsed = time.perf_counter() - start
     stats.cpu = time.process_time() - cpu
     stats.server_cpu = server_cpu_seconds() - server_cpu
+    stats.machine = tuple(b - a for a, b in zip(machine, machine_cpu_ticks(), strict=True))  # type: ignore[assignment]
     return stats
 
 
@@ -572,8 +586,8 @@ async def onboard(url: str, config: Config) -> tuple[float, int]:
 
 async def diagnose(
     url: str, config: Config, turns: int = 400
-) -> tuple[dict[str, tuple[int, float, float, float]], int]:
-    """One conversation at a time: per turn kind, (count, SQL statements per turn, mean ms, client CPU ms)."""
+) -> tuple[dict[str, tuple[int, float, float, float, float]], int]:
+    """One conversation at a time, per turn kind: count, SQL statements, ms, client and PostgreSQL CPU ms."""
     users = make_users(min(config.users, 200))
     db = Database(url, pool_size=2)
     queue = RecordingQueue()
@@ -596,16 +610,18 @@ async def diagnose(
         dbapi_connection.driver_connection.add_query_logger(_count_on_driver)
 
     rng = random.Random(9)
-    per_kind: dict[str, list[tuple[int, float, float]]] = {}
+    per_kind: dict[str, list[tuple[int, float, float, float]]] = {}
     stats = Stats()
     try:
         for step in range(turns):
             user = users[step % len(users)]
             kind, message = user.next_turn(rng)
+            server = server_cpu_seconds()
             before, began, cpu = executed, time.perf_counter(), time.process_time()
             await _turn(engine, user, message, stats)
             took, cpu = time.perf_counter() - began, time.process_time() - cpu
-            per_kind.setdefault(kind, []).append((executed - before, took, cpu))
+            server = server_cpu_seconds() - server
+            per_kind.setdefault(kind, []).append((executed - before, took, cpu, server))
     finally:
         await db.dispose()
     summary = {
@@ -614,6 +630,7 @@ async def diagnose(
             statistics.fmean(r[0] for r in rows),
             statistics.fmean(r[1] for r in rows) * 1000,
             statistics.fmean(r[2] for r in rows) * 1000,
+            statistics.fmean(r[3] for r in rows) * 1000,
         )
         for kind, rows in sorted(per_kind.items())
     }
@@ -655,6 +672,9 @@ def describe(result: Result) -> None:
             f" ({cpu / elapsed:.2f} cores busy in the bench processes);"
             f" PostgreSQL CPU: {server / result.turns * 1000:.2f} ms/turn ({server / elapsed:.2f} cores)"
         )
+    busy, stolen, total = result.stats[0].machine
+    if total:
+        print(f"    machine: {busy / total:.0%} busy, {stolen / total:.0%} stolen by the host")
     in_flight = max(s.max_in_flight for s in result.stats)
     if in_flight:
         print(f"    most turns in flight at once: {in_flight}")
@@ -675,10 +695,10 @@ def main() -> int:
         summary, queued = asyncio.run(diagnose(url, config))
         enqueued += queued
         print("sequential diagnostic (one conversation at a time, not in the figures):")
-        for kind, (count, statements, mean_ms, cpu_ms) in summary.items():
+        for kind, (count, statements, mean_ms, cpu_ms, server_ms) in summary.items():
             print(
                 f"    {kind:<13} {count:4d} turns, {statements:4.1f} SQL statements/turn,"
-                f" {mean_ms:5.2f} ms/turn, client CPU {cpu_ms:4.2f} ms/turn"
+                f" {mean_ms:5.2f} ms/turn, CPU ms/turn: client {cpu_ms:4.2f}, PostgreSQL {server_ms:4.2f}"
             )
 
         results: list[Result] = []
@@ -695,8 +715,9 @@ def main() -> int:
             print(f"headline: {headline.label} (the better of the runs; set NEXUSTOP_BENCH_PROCS to fix it)")
 
         rates = [config.rate] if config.rate > 0 and not config.profile else []
-        if rates and headline.tps * 0.7 < config.rate:
-            rates.append(float(max(10, round(headline.tps * 0.7, -1))))  # also a load it can carry
+        carried = float(max(10, round(headline.tps * 0.7, -1)))  # a load it can carry
+        if rates and carried < config.rate:
+            rates.append(carried)
         for seed, rate in enumerate(rates, start=40):
             opened = run_phase(config, url, headline.procs, "open", seed=seed, rate=rate)
             describe(opened)

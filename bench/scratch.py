@@ -96,3 +96,14 @@ def server_cpu_seconds() -> float:
             fields = rest.split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_ticks() -> tuple[int, int, int]:
+    """This machine's (busy, stolen, total) CPU ticks so far, from /proc/stat's first line.
+
+    Stolen ticks are time the hypervisor gave our virtual CPUs to someone else: a window with
+    many of them ran on a slower machine than its figures suggest.
+    """
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq, steal, sum(fields)
