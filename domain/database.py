@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -69,19 +70,27 @@ async def driver_connection(session: AsyncSession) -> Any | None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return None
-    transaction = session.sync_session.get_transaction()
     cached = session.info.get(_DRIVER)
-    if cached is not None and transaction is not None and cached[0] is transaction:
+    if cached is not None and cached[0] in (_WHOLE_SESSION, session.sync_session.get_transaction()):
         return cached[1]
-    connection = await session.connection()
+    driver = await _begun_driver(await session.connection())
+    session.info[_DRIVER] = (session.sync_session.get_transaction(), driver)
+    return driver
+
+
+#: ``Session.info`` mark of a driver connection that serves the session for all its life.
+_WHOLE_SESSION = "whole session"
+
+
+async def _begun_driver(connection: AsyncConnection) -> Any:
+    """The driver connection under a checked-out ``connection``, its transaction begun."""
     raw = connection.sync_connection.connection if connection.sync_connection else None
-    assert raw is not None  # checked out by session.connection(): reading it does no I/O
+    assert raw is not None  # already checked out: reading it does no I/O
     adapted = raw.dbapi_connection
     # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement: statements sent
     # straight to the driver before that would each commit on their own.
     if adapted._transaction is None:  # type: ignore[union-attr]
         await adapted._start_transaction()  # type: ignore[union-attr]
-    session.info[_DRIVER] = (session.sync_session.get_transaction(), raw.driver_connection)
     return raw.driver_connection
 
 
@@ -199,8 +208,24 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: one session in one transaction, committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        if self.is_sqlite:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        # PostgreSQL: the transaction belongs to a connection the session joins only if it is used.
+        # Chat turns mostly run driver statements (see DriverStatement), and a session's own
+        # begin, commit and close cost the client more than the connection's.
+        async with self.engine.connect() as connection:
+            await connection.begin()
+            session = self.sessions(bind=connection)
+            try:
+                session.info[_DRIVER] = (_WHOLE_SESSION, await _begun_driver(connection))
+                yield session
+                await flush_pending(session)
+                await connection.commit()
+            finally:
+                if session.sync_session.in_transaction() or session.sync_session.identity_map:
+                    await session.close()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
