@@ -20,11 +20,12 @@ wall time of one ``handle`` call):
   The better of the two is the headline unless NEXUSTOP_BENCH_PROCS fixes the process count
   (then only that one runs).
 * open loop: a fixed offered load R turns/s for T_open seconds, spread over the headline's
-  processes; latency is measured from each turn's scheduled arrival, so queueing counts. At most
-  as many turns as the pool's steady connections (C per process) run at once per process, the
-  rest queue: letting them into the pool's overflow only adds PostgreSQL backends fighting for
-  the same two cores (at 500/s offered, p99 290 ms with twice as many in flight against 83 ms
-  with this bound). Arrivals not started within another T_open
+  processes; latency is measured from each turn's scheduled arrival, so queueing counts. Each
+  process has a pool of 8 steady connections (NEXUSTOP_BENCH_OPEN_IN_FLIGHT) and runs at most
+  that many turns at once, the rest queue: letting them into the pool's overflow only adds
+  PostgreSQL backends fighting for the same two cores (at 500/s offered, p99 290 ms with 16 in
+  flight per process against 83 ms with 8), while 4 queue the bursts of random arrivals (p99
+  147 ms). Arrivals not started within another T_open
   seconds are abandoned and count as infinitely late (p99 = inf when over 1 % are). When R is more
   than 70 % of the closed-loop headline, a second open loop offers ~70 % of the headline too.
 * a short sequential diagnostic (one conversation at a time) counting SQL statements per turn kind
@@ -40,7 +41,8 @@ dropped at the end.
 Environment (all optional): NEXUSTOP_BENCH_PG (admin DSN), NEXUSTOP_BENCH_USERS (U, 2000),
 NEXUSTOP_BENCH_CLIENTS (C, 8), NEXUSTOP_BENCH_SECONDS (T, 20), NEXUSTOP_BENCH_PROCS (1 or 2;
 default: run both, headline the better), NEXUSTOP_BENCH_RATE (R, 500; 0 skips the open loop),
-NEXUSTOP_BENCH_OPEN_SECONDS (T_open, 10), NEXUSTOP_BENCH_PROFILE (a path: cProfile the
+NEXUSTOP_BENCH_OPEN_SECONDS (T_open, 10), NEXUSTOP_BENCH_OPEN_IN_FLIGHT (the open loop's
+turns in flight and pool size per process, 8), NEXUSTOP_BENCH_PROFILE (a path: cProfile the
 single-process closed loop into it and print the top functions; forces one process).
 
 The last three lines printed are ``turns_per_second=<n>``, ``p50_ms=<n>`` and ``p99_ms=<n>``.
@@ -163,6 +165,7 @@ class Config:
     procs: int | None
     rate: float
     open_seconds: float
+    open_in_flight: int
     profile: str | None
 
     @classmethod
@@ -178,6 +181,7 @@ class Config:
             procs=int(procs) if procs else None,
             rate=env_float("NEXUSTOP_BENCH_RATE", 500.0),
             open_seconds=env_float("NEXUSTOP_BENCH_OPEN_SECONDS", 10.0),
+            open_in_flight=env_int("NEXUSTOP_BENCH_OPEN_IN_FLIGHT", 8),
             profile=os.environ.get("NEXUSTOP_BENCH_PROFILE") or None,
         )
 
@@ -503,7 +507,7 @@ def run_phase(config: Config, url: str, procs: int, mode: str, seed: int, rate: 
                     config.users,
                     procs,
                     slot,
-                    max(1, config.clients // procs),
+                    config.open_in_flight if mode == "open" else max(1, config.clients // procs),
                     seconds,
                     rate / procs,
                     seed + 100 * slot,
