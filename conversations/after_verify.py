@@ -2,7 +2,10 @@
 
 The rule: when ``conversations.transfers`` refuses a send because the user is not verified, the
 send's slots (amount and recipient, never a quote reference) wait in the ``STATE`` state for
-the user's next message.
+the user's next message. When it refuses one for going over the daily limit of a level that
+verifying would raise, the chat asks for a smaller amount and the whole send waits beside that
+question: the Verify me button carries it as below, a typed answer (the smaller amount, or
+anything else the send flow takes) drops it.
 
 * Kept: the Verify me button or a request to verify ("verify", "my BVN is …") carries the send
   into the identity upgrade flow, which keeps it through its questions and retries, a restart of
@@ -37,7 +40,17 @@ LIFETIME = timedelta(minutes=30)
 
 def pause(turn: Turn, send: dict[str, Any]) -> None:
     """Keep a send refused for want of verification until the user's next message."""
-    turn.set_slots({SLOT: {"send": dict(send), "at": utcnow().isoformat()}}, STATE)
+    turn.set_slots(kept(send), STATE)
+
+
+def kept(send: dict[str, Any]) -> dict[str, Any]:
+    """The slot that keeps ``send`` for a verify flow started next; merge it into the chat's slots."""
+    return {SLOT: {"send": dict(send), "at": utcnow().isoformat()}}
+
+
+def drop(slots: dict[str, Any]) -> None:
+    """Forget a kept send: the user went on another way."""
+    slots.pop(SLOT, None)
 
 
 def carried(turn: Turn) -> dict[str, Any]:

@@ -225,6 +225,7 @@ async def _maybe_secret(turn: Turn, text: str, parsed: Parsed) -> bool:
 
 async def _continue(turn: Turn, text: str, parsed: Parsed) -> list[Reply]:
     slots = turn.slots
+    after_verify.drop(slots)  # answered here: a send kept for after verifying is gone
     before = dict(slots)
     problem = _absorb(turn, slots, text, parsed)
     if problem is not None:
@@ -327,8 +328,11 @@ async def _refuse_early(turn: Turn, slots: dict[str, Any]) -> list[Reply] | None
         after_verify.pause(turn, slots)
         return [await refusal_reply(turn, refusal, room)]
     if refusal is not None:
+        refused = await refusal_reply(turn, refusal, room)
+        if any(button.id == "idverify" for button in refused.buttons):
+            slots |= after_verify.kept(slots)  # verifying raises the limit: the send may resume
         slots.pop("amount")
-        return [await refusal_reply(turn, refusal, room), _ask_amount(turn, slots)]
+        return [refused, _ask_amount(turn, slots)]
     return None
 
 

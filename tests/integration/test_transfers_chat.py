@@ -687,3 +687,36 @@ async def test_a_purchase_above_the_threshold_needs_the_pin(rig: Rig) -> None:
     async with rig.db.transaction() as session:
         lines = (await session.scalars(select(Message.body).where(Message.direction == "in"))).all()
     assert not any(line.strip() in ("2580", "1357") for line in lines)
+
+
+async def test_a_send_over_the_daily_limit_resumes_after_verifying_to_a_higher_level(rig: Rig) -> None:
+    friend_phone = ng_phone()
+    await rig.chat(country="NG", phone=friend_phone).say("hi")
+    chat = rig.chat(country="NG", phone=ng_phone())
+    await chat.say("hi")
+    nin = f"{random.randrange(10**10):010d}4"
+    assert "Which number" in await chat.say("verify")
+    await chat.press("idkind:nin")
+    assert "level 1" in await chat.say(nin)
+    await top_up(rig, chat, 60_000_00)
+    text = await chat.say(f"send 55000 to {local(friend_phone)}")
+    assert "₦50,000.00 left at your level" in text and "How much" in text
+    assert "11-digit BVN" in await chat.press(chat.last_choice("idverify"))  # the one missing
+    the_bvn = f"{random.randrange(10**5):05d}{nin[-6:]}"  # the sandbox's same holder
+    text = await chat.say(the_bvn)
+    assert "level 2" in text and "₦200,000.00 a day" in text
+    quote = text[text.index("₦200,000.00 a day") :]
+    assert "Send ₦55,000.00 to" in quote and display_phone(friend_phone) in quote
+    assert after_verify.SLOT not in await slots_of(rig, chat)
+    assert await transfers_of(rig, chat) == []
+    await assert_no_secrets(rig, [nin, the_bvn], chat)
+
+
+async def test_a_smaller_amount_after_a_daily_limit_refusal_drops_the_kept_send(rig: Rig) -> None:
+    chat = rig.chat(country="NG", phone=ng_phone())
+    await verified(chat)
+    await top_up(rig, chat, 60_000_00)
+    await chat.say(f"send 55000 to {local(ng_phone())}")
+    assert after_verify.SLOT in await slots_of(rig, chat)
+    assert "Send ₦4,000.00 to" in await chat.say("4000")
+    assert after_verify.SLOT not in await slots_of(rig, chat)
