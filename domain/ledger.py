@@ -433,9 +433,9 @@ async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) 
         raise LedgerError("a batch may not repeat a transfer id")
     if not batch:
         return []
+    if len(batch) == 1 and (driver := await driver_connection(session)):
+        return [await _create_one(session, driver, batch[0])]
     claimed = await _claim_ids(session, batch)
-    if len(batch) == 1 and batch[0].id in claimed and (driver := await driver_connection(session)):
-        return [await _move_one(session, driver, batch[0])]
     accounts = await _lock_accounts(
         session,
         [a for t in batch if t.id in claimed for a in (t.debit_account_id, t.credit_account_id)],
@@ -464,15 +464,25 @@ async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) 
     return [results[t.id] for t in batch]
 
 
-# PostgreSQL, one freshly claimed transfer (every purchase): lock both accounts in id order, judge
-# the transfer on their locked totals and move the money, in one round trip instead of two. Same
-# rules as the batch path: a no-overdraft debit account must afford the amount, both accounts
-# must be in the transfer's currency.
-_MOVE_ONE_ON_DRIVER = DriverStatement(
+# PostgreSQL, one transfer (every purchase): claim its id, then (only if this claimed it) lock both
+# accounts in id order, judge the transfer on their locked totals and move the money, in one
+# round trip instead of three. The claim runs first as in the batch path: the locking read
+# waits on it (its EXISTS). Same rules as the batch path: a no-overdraft debit account must
+# afford the amount, both accounts must be in the transfer's currency.
+_CREATE_ONE_ON_DRIVER = DriverStatement(
     text(
-        "WITH locked AS (SELECT id, currency, debits_must_not_exceed_credits AS guard,"
+        "WITH claimed AS (INSERT INTO transfers (id, debit_account_id, credit_account_id, amount,"
+        " currency, code, two_phase, state, created_at, resolved_at) VALUES (CAST(:id AS varchar),"
+        " CAST(:debit AS bigint), CAST(:credit AS bigint), CAST(:amount AS bigint),"
+        " CAST(:currency AS varchar), CAST(:code AS varchar), CAST(:pending AS boolean),"
+        " CASE WHEN CAST(:pending AS boolean) THEN 'pending' ELSE 'posted' END,"
+        " CAST(:now AS timestamptz),"
+        " CASE WHEN CAST(:pending AS boolean) THEN NULL ELSE CAST(:now AS timestamptz) END)"
+        " ON CONFLICT (id) DO NOTHING RETURNING id),"
+        " locked AS (SELECT id, currency, debits_must_not_exceed_credits AS guard,"
         " credits_posted - debits_posted - debits_pending AS available FROM accounts"
-        " WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR NO KEY UPDATE),"
+        " WHERE id = ANY(CAST(:ids AS bigint[])) AND EXISTS (SELECT FROM claimed)"
+        " ORDER BY id FOR NO KEY UPDATE),"
         " verdict AS (SELECT count(*) AS found,"
         " coalesce(bool_and(currency = CAST(:currency AS varchar)), false) AS same_currency,"
         " coalesce(bool_and(NOT (id = CAST(:debit AS bigint) AND guard"
@@ -488,29 +498,39 @@ _MOVE_ONE_ON_DRIVER = DriverStatement(
         " AND NOT CAST(:pending AS boolean) THEN CAST(:amount AS bigint) ELSE 0 END"
         " FROM verdict WHERE a.id = ANY(CAST(:ids AS bigint[])) AND verdict.found = 2"
         " AND verdict.same_currency AND verdict.affordable RETURNING a.id)"
-        " SELECT found, same_currency, affordable, (SELECT count(*) FROM moved) AS moved FROM verdict"
+        " SELECT (SELECT count(*) FROM claimed) AS claimed, found, same_currency, affordable,"
+        " (SELECT count(*) FROM moved) AS moved FROM verdict"
     )
 )
 
 
-async def _move_one(session: AsyncSession, driver: Any, transfer: NewTransfer) -> TransferResult:
-    """Judge and apply one claimed transfer in one statement (see ``_MOVE_ONE_ON_DRIVER``)."""
+async def _create_one(session: AsyncSession, driver: Any, transfer: NewTransfer) -> TransferResult:
+    """Create one transfer in one statement (see ``_CREATE_ONE_ON_DRIVER``)."""
     params = {
+        "id": transfer.id,
         "ids": sorted((transfer.debit_account_id, transfer.credit_account_id)),
         "debit": transfer.debit_account_id,
         "credit": transfer.credit_account_id,
         "amount": transfer.amount,
         "currency": transfer.currency,
+        "code": transfer.code,
         "pending": transfer.pending,
+        "now": utcnow(),
     }
-    verdict = await _MOVE_ONE_ON_DRIVER.fetchrow(driver, params)
-    assert verdict is not None and verdict[0] == 2  # the claim's foreign keys saw both accounts
-    if not verdict[1]:
+    verdict = await _CREATE_ONE_ON_DRIVER.fetchrow(driver, params)
+    assert verdict is not None
+    claimed, found, same_currency, affordable, moved = verdict
+    if not claimed:
+        results: dict[str, TransferResult] = {}
+        await _judge_existing(session, [transfer], results)
+        return results[transfer.id]
+    assert found == 2  # the transfer's foreign keys would have refused a missing account
+    if not same_currency:
         raise LedgerError("a transfer's accounts must share its currency")
-    if not verdict[2]:
+    if not affordable:
         await session.execute(delete(Transfer).where(Transfer.id == transfer.id))
         return TransferResult.INSUFFICIENT_FUNDS
-    assert verdict[3] == 2
+    assert moved == 2
     return TransferResult.CREATED
 
 
