@@ -86,8 +86,8 @@ class Localizer:
         return _formatted_money(amount, self.locale)
 
     def when(self, moment: datetime) -> str:
-        """A short localized date and time."""
-        return format_datetime(moment, "d MMM HH:mm", locale=self.locale)
+        """A short localized date and time in the user's time zone (a naive moment is UTC)."""
+        return format_datetime(moment, "d MMM HH:mm", tzinfo=self.zone, locale=self.locale)
 
     def clock(self, moment: datetime) -> str:
         """A moment in the user's time zone: the time of day when it is today there, else date and time."""

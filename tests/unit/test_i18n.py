@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from conversations.i18n import display_phone, localizer, reply_language
@@ -47,3 +49,10 @@ def test_translations_follow_the_language() -> None:
 
 def test_phone_numbers_are_shown_in_international_form() -> None:
     assert display_phone("+2348031234567") == "+234 803 123 4567"
+
+
+def test_history_times_are_shown_in_the_users_time_zone() -> None:
+    moment = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)
+    assert localizer("en", get_country("NG")).when(moment) == "28 Nov 00:30"  # Lagos, UTC+1
+    assert localizer("fr", get_country("SN")).when(moment) == "27 nov. 23:30"  # Dakar, UTC
+    assert localizer("en", get_country("NG")).when(moment.replace(tzinfo=None)) == "28 Nov 00:30"  # SQLite
