@@ -120,8 +120,6 @@ class Opened:
     """The user's country and language when loaded, to write back only what changed."""
     username: str | None = None
     """The identity's stored handle (lower-case), to write it only when the channel shows another."""
-    driver: Any = None
-    """The session's PostgreSQL driver connection (``None`` on SQLite)."""
 
 
 async def open_chat(session: AsyncSession, message: InboundMessage) -> Opened:
@@ -153,7 +151,7 @@ async def _find(session: AsyncSession, driver: Any, message: InboundMessage) -> 
         return None
     user = ChatUser(row[0], row[1], row[2], row[3])
     conversation = ChatState(row[4], row[5], dict(row[6] or {}), row[7], row[8], bool(row[9]))
-    return Opened(user, conversation, (user.country, user.language), row[10], driver)
+    return Opened(user, conversation, (user.country, user.language), row[10])
 
 
 async def _create(session: AsyncSession, message: InboundMessage) -> None:
@@ -196,7 +194,8 @@ async def save_turn(
         "now": utcnow(),
     }
     lines = [{"direction": "in", "sender": "user", **inbound}, *_outbound(replies)]
-    if opened.driver is not None:
+    driver = await driver_connection(session)  # the one open_chat began (looked up once per transaction)
+    if driver is not None:
         await flush_pending(session)  # the session's changes first, as its autoflush would have done
         columns = {
             "directions": [line["direction"] for line in lines],
@@ -204,7 +203,7 @@ async def save_turn(
             "bodies": [line["body"] for line in lines],
             "channel_message_ids": [line["channel_message_id"] for line in lines],
         }
-        await _SAVE_TURN_ON_DRIVER.execute(opened.driver, state | columns)
+        await _SAVE_TURN_ON_DRIVER.execute(driver, state | columns)
         return
     await session.execute(_SAVE_CONVERSATION, state)
     await session.execute(

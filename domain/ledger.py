@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, text, update
+from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -158,11 +158,22 @@ class LockedAccount:
 
 
 _accounts_table = cast(Table, Account.__table__)
+#: What an account can be debited now: credits posted less debits posted and pending.
+AVAILABLE = (
+    _accounts_table.c.credits_posted - _accounts_table.c.debits_posted - _accounts_table.c.debits_pending
+)
+
+
+def available_of(code: ColumnElement[str]) -> ScalarSelect[int]:
+    """What the account named ``code`` can be debited now, as a scalar subquery (NULL when none)."""
+    return select(AVAILABLE).where(_accounts_table.c.code == code).scalar_subquery()
+
+
 _LOCK_BY_CODES = (
     select(
         _accounts_table.c.code,
         _accounts_table.c.id,
-        _accounts_table.c.credits_posted - _accounts_table.c.debits_posted - _accounts_table.c.debits_pending,
+        AVAILABLE,
         _accounts_table.c.credits_posted
         - _accounts_table.c.debits_posted
         + _accounts_table.c.credits_pending,
@@ -597,10 +608,7 @@ async def void_pending(session: AsyncSession, transfer_id: str) -> bool:
     return transfer_id in await _resolve_pending(session, [transfer_id], TransferState.VOIDED)
 
 
-_accounts = cast(Table, Account.__table__)
-_AVAILABLE = select(
-    (_accounts.c.credits_posted - _accounts.c.debits_posted - _accounts.c.debits_pending).label("available")
-).where(_accounts.c.code == bindparam("code"))
+_AVAILABLE = select(AVAILABLE.label("available")).where(_accounts_table.c.code == bindparam("code"))
 _AVAILABLE_ON_DRIVER = DriverStatement(_AVAILABLE)
 
 
@@ -639,6 +647,6 @@ async def overdrawn_accounts(session: AsyncSession) -> list[str]:
     """Codes of no-overdraft accounts whose debits exceed their credits (must be empty)."""
     statement = select(Account.code).where(
         Account.debits_must_not_exceed_credits,
-        Account.credits_posted - Account.debits_posted - Account.debits_pending < 0,
+        AVAILABLE < 0,
     )
     return list((await session.scalars(statement)).all())

@@ -120,12 +120,7 @@ def _account_of_quote(prefix: str) -> ScalarSelect[int]:
 _ADD_QUOTE_ON_DRIVER = DriverStatement(
     insert(_quotes)
     .values({name: bindparam(name, type_=column.type) for name, column in _quotes.c.items()})
-    .returning(
-        select(_accounts.c.credits_posted - _accounts.c.debits_posted - _accounts.c.debits_pending)
-        .where(_accounts.c.code == bindparam("wallet_code"))
-        .scalar_subquery()
-        .label("available")
-    )
+    .returning(ledger.available_of(bindparam("wallet_code", type_=String())).label("available"))
 )
 # The quote, locked, with the order it already produced and the ids of the accounts its order
 # moves money between (NULL when missing). The join sees orders committed before the statement
