@@ -299,13 +299,11 @@ async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Repl
     ):
         slots["phone"] = phone
     problems = purchase.absorb(turn, slots, parsed)
-    if problems:
-        return problems
-    if slots == turn.slots and state != purchase.AWAIT_CONFIRM:
+    if not problems and slots == turn.slots and state != purchase.AWAIT_CONFIRM:
         turn.conversation.misunderstood += 1
-        return [Reply(turn.t._("Sorry, I didn't get that.")), *(await purchase.advance(turn, slots))]
+        problems = [Reply(turn.t._("Sorry, I didn't get that."))]
     slots.pop("quote", None)
-    return await purchase.advance(turn, slots)
+    return [*problems, *(await purchase.advance(turn, slots))]
 
 
 async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
@@ -314,7 +312,7 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         turn.conversation.misunderstood = 0
         slots = purchase.start(turn, _PRODUCT_OF[intent], None)
         problems = purchase.absorb(turn, slots, parsed)
-        return problems or await purchase.advance(turn, slots)
+        return [*problems, *(await purchase.advance(turn, slots))]
     if intent in _ACCOUNT_ANSWERS:
         return [await _ACCOUNT_ANSWERS[intent](turn)]
     if intent is Intent.TALK_TO_AGENT:

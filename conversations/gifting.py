@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import onboarding
-from conversations.i18n import Localizer, display_phone, localizer
+from conversations.i18n import Localizer, display_phone, example_phone, localizer
 from conversations.messages import Button, ChatKind, InboundMessage, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
@@ -400,7 +400,7 @@ async def on_text(turn: Turn, text: str) -> list[Reply]:
             Reply(
                 turn.t._(
                     "Please send the phone number to top up, e.g. %(example)s.",
-                    example="0803 123 4567" if gift.country == "NG" else "…",
+                    example=example_phone(gift.country),
                 ),
                 request_contact=turn.user.phone is None,
             )

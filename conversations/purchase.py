@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from conversations import pin
-from conversations.i18n import display_phone
+from conversations.i18n import display_phone, example_phone
 from conversations.messages import Button, ListRow, Reply, forgetting
 from conversations.parser import Parsed
 from conversations.turn import Turn
@@ -37,6 +37,9 @@ def start(turn: Turn, kind: ProductKind, parsed: Parsed | None) -> dict[str, Any
 def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
     """Copy entities from a parsed message into the slots; return complaints about bad values."""
     problems: list[Reply] = []
+    if not parsed.phone and "invalid_phone" in parsed.flags:
+        slots.pop("phone", None)  # asked for again, rather than topping up a number they meant to change
+        problems.append(_not_a_phone(turn))
     if parsed.phone:
         slots["phone"] = parsed.phone
         slots.pop("network_guessed", None)
@@ -55,14 +58,28 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
     return problems
 
 
+def _not_a_phone(turn: Turn) -> Reply:
+    """A number in the message that is no valid phone (a digit missing or too many, say)."""
+    country = turn.country
+    assert country is not None
+    return Reply(
+        turn.t._(
+            "That doesn't look like a valid phone number. Please send it like %(example)s.",
+            example=example_phone(country.code),
+        )
+    )
+
+
 def _absorb_amount(turn: Turn, slots: dict[str, Any], amount: Decimal, currency: str | None) -> Reply | None:
     country = turn.country
     assert country is not None
     if currency and currency != country.currency:
+        slots.pop("amount", None)  # asked for again in the right currency
         return Reply(turn.t._("Prices here are in %(currency)s.", currency=country.currency))
     try:
         slots["amount"] = Money.of(amount, country.currency).minor
     except MoneyError:
+        slots.pop("amount", None)
         return Reply(turn.t._("That amount is not valid in %(currency)s.", currency=country.currency))
     return None
 

@@ -149,6 +149,29 @@ async def test_out_of_range_amount_is_explained(engine, db) -> None:
     assert "between ₦50.00 and ₦50,000.00" in text
 
 
+async def test_a_number_that_is_no_phone_is_explained_and_asked_for_again(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    text = await c.say("buy 500 airtime for 0803123456")  # one digit short
+    assert "doesn't look like a valid phone number" in text and "0802 123 4567" in text
+    assert "Which phone number should I top up?" in text
+    text = await c.say("08031234567")
+    assert "Buy ₦500.00 MTN airtime for +234 803 123 4567?" in text  # the amount was kept
+
+
+async def test_changing_a_quote_to_a_bad_number_or_currency_asks_again_instead_of_quoting(engine, db) -> None:
+    c = chat(engine, country="SN", language="fr")
+    await c.say("bonjour")
+    assert "Acheter 1 000 F CFA" in await c.say("crédit 1000F pour 77 123 45 67")
+    text = await c.say("crédit pour 77 123 45")
+    assert "numéro de téléphone valide" in text and "Quel numéro" in text and "Acheter" not in text
+    assert "Acheter 1 000 F CFA" in await c.say("77 123 45 67")
+    text = await c.say("crédit GH₵10 pour 77 123 45 67")
+    assert "XOF" in text and "Combien" in text and "Acheter" not in text
+    await c.press("cancel")
+    assert (await c.wallet(db, "XOF")).available == 10_000
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None
