@@ -394,7 +394,8 @@ async def on_text(turn: Turn, text: str) -> list[Reply]:
         turn.reset()
         return [Reply(turn.t._("That gift is no longer available."))]
     parsed = parse(text, gift.country)
-    phone = parsed.phone or normalize_phone(text, gift.country)
+    own = turn.user.phone if parsed.own_number else None
+    phone = parsed.phone or normalize_phone(text, gift.country) or own
     if phone is None:
         return [
             Reply(

@@ -71,6 +71,8 @@ class Parsed:
     network: str | None = None
     network_guess: str | None = None
     data_mb: int | None = None
+    own_number: bool = False
+    """The message speaks of the sender's own phone ("for me", "mon numéro")."""
     country: str | None = None
     language: str | None = None
     confidence: float = 0.0
@@ -84,6 +86,7 @@ class _Entry:
     intents: tuple[tuple[Intent, int], ...] = ()
     network: str | None = None
     country: str | None = None
+    own_number: bool = False
     evidence: tuple[tuple[str, int], ...] = ()
 
 
@@ -94,6 +97,7 @@ class _EntryBuilder:
         self.intents: dict[Intent, int] = {}
         self.network: str | None = None
         self.country: str | None = None
+        self.own_number = False
         self.vocab_langs: set[str] = set()
         self.marker_langs: set[str] = set()
 
@@ -109,7 +113,9 @@ class _EntryBuilder:
         if len(self.marker_langs) == 1:
             lang = next(iter(self.marker_langs))
             evidence[lang] = evidence.get(lang, 0) + 2
-        return _Entry(tuple(self.intents.items()), self.network, self.country, tuple(evidence.items()))
+        return _Entry(
+            tuple(self.intents.items()), self.network, self.country, self.own_number, tuple(evidence.items())
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +149,10 @@ def _language_entries(builders: dict[str, _EntryBuilder], language: str) -> None
     _intent_entries(builders, vocab.intents, language)
     for key in vocab.data_words:
         builders.setdefault(key, _EntryBuilder()).add_intent(Intent.BUY_DATA, DATA_WORD_WEIGHT, language)
+    for key in vocab.own_number:
+        builder = builders.setdefault(key, _EntryBuilder())
+        builder.own_number = True
+        builder.marker_langs.add(language)
     for key in vocab.markers:
         builders.setdefault(key, _EntryBuilder()).marker_langs.add(language)
     for code, names in vocab.countries.items():
@@ -470,6 +480,7 @@ class _Words:
     scores: dict[Intent, int] = field(default_factory=dict)
     network: str | None = None
     country: str | None = None
+    own_number: bool = False
     languages: dict[str, int] = field(default_factory=dict)
     fuzzy: int = 0
 
@@ -482,6 +493,7 @@ def _apply(words: _Words, entry: _Entry) -> None:
         words.network = entry.network
     if entry.country and words.country is None:
         words.country = entry.country
+    words.own_number = words.own_number or entry.own_number
     for lang, points in entry.evidence:
         words.languages[lang] = words.languages.get(lang, 0) + points
 
@@ -616,6 +628,7 @@ def _parse(text: str, country: str) -> Parsed:
         network=words.network,
         network_guess=_network_guess(phone) if phone and not words.network else None,
         data_mb=quantities.sizes[0] if quantities.sizes else None,
+        own_number=words.own_number,
         country=words.country,
         language=_language(words, lex),
         confidence=_confidence(intent, weight, words, flags),

@@ -37,11 +37,12 @@ def start(turn: Turn, kind: ProductKind, parsed: Parsed | None) -> dict[str, Any
 def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
     """Copy entities from a parsed message into the slots; return complaints about bad values."""
     problems: list[Reply] = []
-    if not parsed.phone and "invalid_phone" in parsed.flags:
+    phone = parsed.phone or (turn.user.phone if parsed.own_number else None)
+    if not phone and "invalid_phone" in parsed.flags:
         slots.pop("phone", None)  # asked for again, rather than topping up a number they meant to change
         problems.append(_not_a_phone(turn))
-    if parsed.phone:
-        slots["phone"] = parsed.phone
+    if phone:
+        slots["phone"] = phone
         slots.pop("network_guessed", None)
         if not parsed.network:
             slots.pop("network", None)

@@ -66,6 +66,8 @@ class LanguageVocab:
     language: str
     intents: dict[Intent, dict[int, tuple[str, ...]]]
     data_words: tuple[str, ...]
+    own_number: tuple[str, ...]
+    """Phrases meaning the sender's own phone ("my number", "pour moi")."""
     markers: tuple[str, ...]
     common_words: frozenset[str]
     countries: dict[str, tuple[str, ...]]
@@ -128,6 +130,7 @@ def load_language(language: str) -> LanguageVocab:
         language=language,
         intents=_intents(raw.get("intents", {})),
         data_words=_keys(raw.get("data_words", [])),
+        own_number=_keys(raw.get("own_number", [])),
         markers=_keys(raw.get("markers", [])),
         common_words=frozenset(_keys(raw.get("common_words", []))),
         countries={code: _keys(names) for code, names in raw.get("countries", {}).items()},

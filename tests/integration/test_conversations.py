@@ -172,6 +172,29 @@ async def test_changing_a_quote_to_a_bad_number_or_currency_asks_again_instead_o
     assert (await c.wallet(db, "XOF")).available == 10_000
 
 
+async def test_my_number_tops_up_the_senders_own_phone_in_every_language(engine, db) -> None:
+    c = chat(engine, country="NG", phone="+2348030001111")
+    await c.say("hi")
+    assert "Buy ₦500.00 MTN airtime for +234 803 000 1111?" in await c.say("buy 500 airtime for my number")
+    await c.press("cancel")
+    assert "Which phone number" in await c.say("airtime 200")
+    assert "Buy ₦200.00 MTN airtime for +234 803 000 1111?" in await c.say("my own line")
+    fr = chat(engine, country="SN", language="fr", phone="+221770001111")
+    await fr.say("bonjour")
+    assert "pour +221 77 000 11 11 ?" in await fr.say("crédit 1000F pour moi")
+    pt = chat(engine, country="CV", language="pt", phone="+2389911234")
+    await pt.say("olá")
+    assert "para +238 991 12 34?" in await pt.say("recarga 500 para mim")
+
+
+async def test_my_number_without_a_known_phone_asks_for_it(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    text = await c.say("buy 500 airtime for me")
+    assert "Which phone number should I top up?" in text
+    assert c.transcript[-1].request_contact
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None

@@ -203,6 +203,18 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("0803123456 500", "NG", {"phone": None, "amount": D(500)}),
     ("77 123 45 67", "SN", {"phone": "+221771234567", "amount": None}),
     ("0241234567", "GH", {"phone": "+233241234567", "network_guess": "MTN"}),
+    # --- the sender's own number
+    (
+        "buy 500 airtime for my number",
+        "NG",
+        {"intent": Intent.BUY_AIRTIME, "own_number": True, "phone": None},
+    ),
+    ("1gig for my own line abeg", "NG", {"intent": Intent.BUY_DATA, "own_number": True, "language": "pcm"}),
+    ("crédit 1000F pour moi", "SN", {"intent": Intent.BUY_AIRTIME, "own_number": True, "language": "fr"}),
+    ("recarga 500 para mim", "CV", {"intent": Intent.BUY_AIRTIME, "own_number": True, "language": "pt"}),
+    ("Mon numéro", "CI", {"own_number": True}),
+    ("my balance", "NG", {"intent": Intent.CHECK_BALANCE, "own_number": False}),
+    ("buy 500 airtime for 08031234567", "NG", {"own_number": False}),
 ]
 
 
@@ -218,6 +230,12 @@ def test_table_is_broad() -> None:
     assert len(CASES) >= 80
     assert {"NG", "GH", "SN", "CI", "CV", "GM", "LR", "SL", "GN", "MR"} <= countries
     assert {c[2]["intent"] for c in CASES if "intent" in c[2]} == set(Intent)
+
+
+@pytest.mark.parametrize(("text", "country"), [("0803123456 500", "NG"), ("crédit pour 77 123 45", "SN")])
+def test_a_number_that_is_no_phone_is_flagged(text: str, country: str) -> None:
+    parsed = parse(text, country)
+    assert parsed.phone is None and "invalid_phone" in parsed.flags
 
 
 def test_parsed_is_frozen() -> None:
