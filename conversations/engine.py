@@ -215,9 +215,16 @@ async def _onboard(turn: Turn, country: str, parsed: Parsed | None, text: str) -
     if first_contact:
         replies += await claims.collect_waiting(turn)
     request = pending if pending else (text if first_contact else "")
-    if request and not _only_country(turn, request):
+    if request and _only_thanks(turn, request):
+        replies.append(account.help_reply(turn))  # a first "thanks" is a greeting: show what we do
+    elif request and not _only_country(turn, request):
         replies += await _on_text(turn, request)
     return replies
+
+
+def _only_thanks(turn: Turn, text: str) -> bool:
+    country = turn.country
+    return parse(text, country.code if country else "NG").intent is Intent.THANKS
 
 
 def _only_country(turn: Turn, text: str) -> bool:
@@ -273,6 +280,8 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
             return answer
     if (answer := await claims.on_text(turn, parsed)) is not None:
         return answer
+    if parsed.intent is Intent.CONFIRM and state in purchase.PURCHASE_STATES and "quote" not in turn.slots:
+        return await purchase.advance(turn, turn.slots)  # "yes" to a question: ask it again
     if parsed.intent is Intent.CONFIRM:
         return await purchase.confirm(turn, None)
     if state == funding.AWAIT_AMOUNT and parsed.intent in (Intent.UNKNOWN, Intent.FUND_WALLET):
@@ -333,6 +342,8 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [account.not_yet_reply(turn, intent)]
     if intent is Intent.HELP:
         return [account.help_reply(turn)]
+    if intent is Intent.THANKS:
+        return [Reply(turn.t._("You're welcome! Say help any time to see what I can do."))]
     turn.conversation.misunderstood += 1
     return [Reply(turn.t._("Sorry, I didn't get that.")), account.help_reply(turn)]
 

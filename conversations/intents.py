@@ -22,4 +22,5 @@ class Intent(StrEnum):
     HELP = "help"
     CONFIRM = "confirm"
     CANCEL = "cancel"
+    THANKS = "thanks"
     UNKNOWN = "unknown"

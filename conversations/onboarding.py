@@ -43,7 +43,8 @@ def country_from_message(turn: Turn, text: str, parsed: Parsed | None) -> str | 
 
 def _is_request(text: str) -> bool:
     """True when the text asks for something (worth answering once the country is known)."""
-    return parse(text, "NG").intent not in (Intent.UNKNOWN, Intent.HELP, Intent.CONFIRM, Intent.CANCEL)
+    chatter = (Intent.UNKNOWN, Intent.HELP, Intent.THANKS, Intent.CONFIRM, Intent.CANCEL)
+    return parse(text, "NG").intent not in chatter
 
 
 def ask_country(turn: Turn, text: str) -> Reply:

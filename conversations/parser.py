@@ -53,7 +53,7 @@ _ACTIONS = (
 )
 _PRODUCTS = (Intent.BUY_DATA, Intent.BUY_AIRTIME, Intent.SEND_MONEY)
 _QUERIES = (Intent.CHECK_BALANCE, Intent.HISTORY)
-_REPLIES = (Intent.CANCEL, Intent.CONFIRM, Intent.HELP)
+_REPLIES = (Intent.CANCEL, Intent.CONFIRM, Intent.HELP, Intent.THANKS)
 # With an amount, size or phone in the message, a purchase outranks a question; without, not.
 _PRIORITY_WITH_ENTITIES = (*_ACTIONS, *_PRODUCTS, *_QUERIES, *_REPLIES)
 _PRIORITY_WITHOUT = (*_ACTIONS, *_QUERIES, *_PRODUCTS, *_REPLIES)
@@ -556,7 +556,7 @@ def _intent(words: _Words, q: _Quantities, phone: str | None) -> tuple[Intent, i
     intent, weight = _choose(scores, entities or phone is not None)
     if intent is Intent.SEND_MONEY and q.sizes and not q.amounts:
         return Intent.BUY_DATA, weight
-    implicit = intent in (Intent.UNKNOWN, Intent.HELP) or (
+    implicit = intent in (Intent.UNKNOWN, Intent.HELP, Intent.THANKS) or (
         intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1
     )
     if implicit and q.amounts and (phone or words.network):

@@ -195,6 +195,19 @@ async def test_my_number_without_a_known_phone_asks_for_it(engine, db) -> None:
     assert c.transcript[-1].request_contact
 
 
+async def test_thanks_and_a_yes_to_a_question_get_a_sensible_answer(engine, db) -> None:
+    c = chat(engine, country="NG", phone="+2348030001111")
+    await c.say("hi")
+    assert "You're welcome" in await c.say("thanks")
+    assert "Which phone number should I top up?" in await c.say("buy 500 airtime")
+    text = await c.say("yes")
+    assert "Which phone number should I top up?" in text and "nothing to confirm" not in text
+    fr = chat(engine, country="SN", language="fr")
+    first = await fr.say("merci")  # a first message: greeted and shown what the bot does
+    assert "Bienvenue" in first and "Essayez" in first and "Avec plaisir" not in first
+    assert "Avec plaisir" in await fr.say("merci")
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None

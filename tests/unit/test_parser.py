@@ -203,6 +203,14 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("0803123456 500", "NG", {"phone": None, "amount": D(500)}),
     ("77 123 45 67", "SN", {"phone": "+221771234567", "amount": None}),
     ("0241234567", "GH", {"phone": "+233241234567", "network_guess": "MTN"}),
+    # --- thanks, in every language; a request said with thanks is still the request
+    ("thanks", "NG", {"intent": Intent.THANKS}),
+    ("tank you o", "NG", {"intent": Intent.THANKS, "language": "pcm"}),
+    ("merci beaucoup", "SN", {"intent": Intent.THANKS}),
+    ("muito obrigado", "CV", {"intent": Intent.THANKS}),
+    ("thanks, 500 for 08031234567", "NG", {"intent": Intent.BUY_AIRTIME, "amount": D(500)}),
+    ("yes thanks", "NG", {"intent": Intent.CONFIRM}),
+    ("how far my money", "NG", {"intent": Intent.CHECK_BALANCE}),
     # --- the sender's own number
     (
         "buy 500 airtime for my number",
