@@ -308,8 +308,10 @@ async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Repl
     ):
         slots["phone"] = phone
     problems = purchase.absorb(turn, slots, parsed)
-    if not problems and slots == turn.slots and state != purchase.AWAIT_CONFIRM:
+    if not problems and slots == turn.slots:
         turn.conversation.misunderstood += 1
+        if state == purchase.AWAIT_CONFIRM and "quote" in slots:
+            return [purchase.remind_quote(turn)]
         problems = [Reply(turn.t._("Sorry, I didn't get that."))]
     slots.pop("quote", None)
     return [*problems, *(await purchase.advance(turn, slots))]

@@ -291,15 +291,29 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
             phone=display_phone(terms.phone),
         )
     text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
-    buttons = [Button(f"confirm:{quote.id}", t._("Confirm")), Button("cancel", t._("Cancel"))]
     if slots.get("network_guessed"):
         text += "\n" + t._(
             "Network guessed from the number: %(network)s. Numbers can move between networks;"
             " tap Change network if this is wrong.",
             network=network.name,
         )
+    return Reply(text, buttons=_quote_buttons(turn, slots))
+
+
+def _quote_buttons(turn: Turn, slots: dict[str, Any]) -> tuple[Button, ...]:
+    t = turn.t
+    buttons = [Button(f"confirm:{slots['quote']}", t._("Confirm")), Button("cancel", t._("Cancel"))]
+    if slots.get("network_guessed"):
         buttons.append(Button("changenet", t._("Change network")))
-    return Reply(text, buttons=tuple(buttons))
+    return tuple(buttons)
+
+
+def remind_quote(turn: Turn) -> Reply:
+    """A message at the quote that changes nothing: point at its buttons, keeping the same quote."""
+    return Reply(
+        turn.t._("Sorry, I didn't get that. Tap Confirm to buy, or Cancel."),
+        buttons=_quote_buttons(turn, turn.slots),
+    )
 
 
 def change_network(turn: Turn) -> Reply:

@@ -208,6 +208,16 @@ async def test_thanks_and_a_yes_to_a_question_get_a_sensible_answer(engine, db) 
     assert "Avec plaisir" in await fr.say("merci")
 
 
+async def test_chatter_at_a_quote_keeps_the_same_quote_and_its_confirm_button(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("buy 500 airtime for 08031234567")
+    first = c.last_choice("confirm:")
+    text = await c.say("hmm lemme think")
+    assert "Tap Confirm to buy, or Cancel" in text and c.last_choice("confirm:") == first
+    assert "Order placed" in await c.press(first)
+    assert (await c.wallet(db, "NGN")).available == 10_000_00 - 500_00
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None
