@@ -556,7 +556,8 @@ def _intent(words: _Words, q: _Quantities, phone: str | None) -> tuple[Intent, i
     intent, weight = _choose(scores, entities or phone is not None)
     if intent is Intent.SEND_MONEY and q.sizes and not q.amounts:
         return Intent.BUY_DATA, weight
-    implicit = intent in (Intent.UNKNOWN, Intent.HELP, Intent.THANKS) or (
+    # "saldo 500 para 955…": with an amount and a number, a balance word means credit to buy.
+    implicit = intent in (Intent.UNKNOWN, Intent.HELP, Intent.THANKS, *_QUERIES) or (
         intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1
     )
     if implicit and q.amounts and (phone or words.network):

@@ -211,6 +211,8 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("thanks, 500 for 08031234567", "NG", {"intent": Intent.BUY_AIRTIME, "amount": D(500)}),
     ("yes thanks", "NG", {"intent": Intent.CONFIRM}),
     ("how far my money", "NG", {"intent": Intent.CHECK_BALANCE}),
+    ("saldo 500 para 955123456", "GW", {"intent": Intent.BUY_AIRTIME, "amount": D(500)}),
+    ("saldo 500", "GW", {"intent": Intent.CHECK_BALANCE}),
     # --- the sender's own number
     (
         "buy 500 airtime for my number",
