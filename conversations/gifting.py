@@ -334,6 +334,8 @@ async def start_direct(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     """ "gift 500 to 0803…" in a private chat: a gift link the sender passes on."""
     if turn.message.chat_kind is not ChatKind.PRIVATE:
         return [Reply(turn.t._("Let's do that in a private chat with me."))]
+    if parsed.amount is None and not parsed.data_mb:
+        return [_how_much_to_gift(turn)]
     gift = await gifts.create_draft(
         turn.session,
         channel=turn.message.channel,
@@ -345,6 +347,20 @@ async def start_direct(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         ttl_hours=turn.gift_ttl_hours,
     )
     return [await confirmation_reply(turn.session, gift, turn.t, turn.country)]
+
+
+def _how_much_to_gift(turn: Turn) -> Reply:
+    """A gift asked for with no amount or size: say how to ask, with local examples."""
+    country = turn.country
+    assert country is not None
+    network = country.networks[0]
+    return Reply(
+        turn.t._(
+            "How much would you like to gift? For example: gift %(amount)s to %(phone)s, or gift 1GB.",
+            amount=turn.t.money(Money(network.airtime_min.minor * 10, country.currency)),
+            phone=example_phone(country.code),
+        )
+    )
 
 
 def _spec_of(parsed: Parsed) -> str:

@@ -10,6 +10,7 @@ from conversations.i18n import display_phone, example_phone
 from conversations.messages import Button, ListRow, Reply, forgetting
 from conversations.parser import Parsed
 from conversations.turn import Turn
+from conversations.vocabulary import phrase_key
 from domain import ledger, orders, pins
 from domain.countries import Bundle, Country, Network
 from domain.models import Quote
@@ -385,7 +386,18 @@ def bundle_from_text(turn: Turn, text: str) -> str | None:
     cleaned = text.strip().lower()
     if cleaned.isdigit() and 1 <= int(cleaned) <= len(network.bundles):
         return network.bundles[int(cleaned) - 1].code
-    return next((b.code for b in network.bundles if cleaned in (b.code.lower(), b.name.lower())), None)
+    exact = next((b.code for b in network.bundles if cleaned in (b.code.lower(), b.name.lower())), None)
+    return exact or _bundle_by_words(network, text)
+
+
+def _bundle_by_words(network: Network, text: str) -> str | None:
+    """The one bundle whose name has every word typed ("weekly", "mtn 2gb monthly"), if only one has."""
+    names = {phrase_key(alias) for alias in (network.id, network.name, *network.aliases)}
+    words = set(phrase_key(text).split()) - names
+    if not words:
+        return None
+    found = [b.code for b in network.bundles if words <= set(phrase_key(b.name).split())]
+    return found[0] if len(found) == 1 else None
 
 
 async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:

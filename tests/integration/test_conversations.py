@@ -8,11 +8,13 @@ import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from conversations.engine import Engine
 from domain import ledger
 from domain.countries import COUNTRY_CODES, get_country
 from domain.database import Database
+from domain.models import Gift
 from domain.money import Money
 from domain.phones import guess_network, normalize_phone
 from nexustop.queues import InProcessQueue
@@ -216,6 +218,32 @@ async def test_chatter_at_a_quote_keeps_the_same_quote_and_its_confirm_button(en
     assert "Tap Confirm to buy, or Cancel" in text and c.last_choice("confirm:") == first
     assert "Order placed" in await c.press(first)
     assert (await c.wallet(db, "NGN")).available == 10_000_00 - 500_00
+
+
+async def test_a_bundle_can_be_picked_by_a_word_of_its_name(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("buy data for 08031234567")
+    assert "Buy MTN 1GB Weekly data (₦800.00)" in await c.say("weekly")
+    await c.press("cancel")
+    await c.say("buy data for 08031234567")
+    assert "Sorry, I didn't get that." in await c.say("monthly")  # three monthly bundles: which?
+    fr = chat(engine, country="SN", language="fr")
+    await fr.say("forfait pour 77 123 45 67")
+    assert "Pass 1 Go Semaine" in await fr.say("semaine")
+
+
+async def test_a_gift_without_an_amount_says_how_to_ask_and_drafts_nothing(engine, db) -> None:
+    async def gifts() -> int | None:
+        async with db.transaction() as session:
+            return await session.scalar(select(func.count()).select_from(Gift))
+
+    before = await gifts()
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    text = await c.say("gift")
+    assert "How much would you like to gift?" in text and "₦500.00" in text and "0802 123 4567" in text
+    assert "Combien voulez-vous offrir" in await chat(engine, country="SN", language="fr").say("offrir")
+    assert await gifts() == before
 
 
 def _sample_mobile(country: str) -> tuple[str, str | None]:
