@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from conversations.i18n import REPLY_LANGUAGES, reply_language
 from conversations.intents import Intent
 from conversations.messages import Button, ListRow, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
+from conversations.vocabulary import LANGUAGES, load_language, phrase_key
 from domain.countries import all_countries, get_country
 from domain.phones import country_of_phone, normalize_phone
 from domain.users import grant_opening_balance
@@ -21,6 +23,7 @@ _LANGUAGE_WORDS = {
     "french": "fr", "français": "fr", "francais": "fr", "francês": "fr", "frances": "fr",
     "portuguese": "pt", "português": "pt", "portugues": "pt", "portugais": "pt",
 }  # fmt: skip
+_LANGUAGE_KEYS = {phrase_key(word): code for word, code in _LANGUAGE_WORDS.items()}
 _LANGUAGE_COMMANDS = ("/language", "language", "langue", "idioma", "língua", "lingua")
 
 
@@ -89,12 +92,29 @@ def first_language(turn: Turn, parsed: Parsed | None) -> str | None:
 def is_language_request(text: str) -> bool:
     """True when the user asks to change the reply language."""
     cleaned = text.strip().lower()
-    return cleaned in _LANGUAGE_COMMANDS or cleaned in _LANGUAGE_WORDS
+    return cleaned in _LANGUAGE_COMMANDS or _named_language(text) is not None
+
+
+@cache
+def _around_language() -> frozenset[str]:
+    return frozenset().union(*(load_language(language).around_language for language in LANGUAGES))
+
+
+def _named_language(text: str) -> str | None:
+    """The language a short message asks for ("français", "in English please"), if it asks for one."""
+    words = phrase_key(text).split()
+    if not 0 < len(words) <= 6:
+        return None
+    named = {_LANGUAGE_KEYS[w] for w in words if w in _LANGUAGE_KEYS}
+    others = (w for w in words if w not in _LANGUAGE_KEYS)
+    if len(named) != 1 or not all(w in _around_language() for w in others):
+        return None
+    return named.pop()
 
 
 def language_reply(turn: Turn, text: str) -> Reply:
     """Switch language when one is named; otherwise offer the choices."""
-    chosen = _LANGUAGE_WORDS.get(text.strip().lower())
+    chosen = _named_language(text)
     if chosen:
         return set_language(turn, chosen)
     buttons = tuple(Button(f"lang:{code}", name) for code, name in _LANGUAGE_NAMES.items())

@@ -68,6 +68,8 @@ class LanguageVocab:
     data_words: tuple[str, ...]
     own_number: tuple[str, ...]
     """Phrases meaning the sender's own phone ("my number", "pour moi")."""
+    around_language: frozenset[str]
+    """Words that may stand around a language's name in a request to switch ("in English please")."""
     markers: tuple[str, ...]
     common_words: frozenset[str]
     countries: dict[str, tuple[str, ...]]
@@ -131,6 +133,7 @@ def load_language(language: str) -> LanguageVocab:
         intents=_intents(raw.get("intents", {})),
         data_words=_keys(raw.get("data_words", [])),
         own_number=_keys(raw.get("own_number", [])),
+        around_language=frozenset(_keys(raw.get("around_language", []))),
         markers=_keys(raw.get("markers", [])),
         common_words=frozenset(_keys(raw.get("common_words", []))),
         countries={code: _keys(names) for code, names in raw.get("countries", {}).items()},

@@ -246,6 +246,18 @@ async def test_a_gift_without_an_amount_says_how_to_ask_and_drafts_nothing(engin
     assert await gifts() == before
 
 
+async def test_the_reply_language_changes_when_asked_in_a_sentence(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    await c.say("en français svp")
+    assert "Votre solde" in await c.say("balance")
+    await c.say("fala português por favor")
+    assert "Saldo" in await c.say("balance")
+    await c.say("speak english please")
+    assert "Your balance" in await c.say("solde")
+    assert "Sorry, I didn't get that." in await c.say("french fries")  # a language name is not enough
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None
