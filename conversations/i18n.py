@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import cache, lru_cache
@@ -85,6 +86,10 @@ class Localizer:
         """Format exactly (amounts are whole minor units, so Babel never has to round)."""
         return _formatted_money(amount, self.locale)
 
+    def country(self, code: str) -> str:
+        """A country's name in the user's language ("Senegal", "Sénégal", "Senegal")."""
+        return str(self.locale.territories.get(code, code))
+
     def when(self, moment: datetime) -> str:
         """A short localized date and time in the user's time zone (a naive moment is UTC)."""
         return format_datetime(moment, "d MMM HH:mm", tzinfo=self.zone, locale=self.locale)
@@ -117,13 +122,20 @@ def _zone(country_code: str | None) -> tzinfo:
 # phonenumbers; the same prices, balances and numbers come back turn after turn.
 @lru_cache(maxsize=4096)
 def _formatted_money(amount: Money, locale: Locale) -> str:
-    return format_currency(
+    text = format_currency(
         amount.major,
         amount.currency,
         format=_CURRENCY_PATTERNS.get(amount.currency),
         locale=locale,
         currency_digits=True,
     )
+    return _LETTERS_BEFORE_DIGITS.sub("\\1\u00a0\\2", text, count=1)
+
+
+# CLDR's currency spacing, which Babel does not apply: a symbol made of letters is kept apart from
+# the digits ("F CFA 10,000", "GNF 10,000", not "F CFA10,000"). One-letter symbols stay as people
+# write them ("D50.00").
+_LETTERS_BEFORE_DIGITS = re.compile(r"^(\D*?[^\W\d_]{2})(\d)")
 
 
 @lru_cache(maxsize=4096)

@@ -57,7 +57,7 @@ def ask_country(turn: Turn, text: str) -> Reply:
         slots["pending_text"] = text
     turn.set_slots(slots, AWAIT_COUNTRY)
     t = turn.t
-    rows = tuple(ListRow(f"country:{c.code}", c.name) for c in all_countries().values())
+    rows = tuple(ListRow(f"country:{c.code}", t.country(c.code)) for c in all_countries().values())
     return Reply(
         t._("Welcome to NexusTop! Which country are you in?"), rows=rows, list_title=t._("Countries")
     )
@@ -73,7 +73,7 @@ async def settle(turn: Turn, country: str, language: str | None) -> tuple[list[R
     pending = turn.slots.get("pending_text")
     turn.reset()
     t = turn.t
-    text = t._("Welcome to NexusTop! You're set up for %(country)s.", country=found.name)
+    text = t._("Welcome to NexusTop! You're set up for %(country)s.", country=t.country(found.code))
     if turn.demo and await grant_opening_balance(turn.session, turn.user.id, found):
         text += "\n" + t._(
             "Your demo wallet has %(amount)s to try things out.", amount=t.money(found.demo_opening_balance)

@@ -603,10 +603,13 @@ async def refusal_reply(turn: Turn, refusal: Refusal, room: Money | None) -> Rep
         case Refusal.SELF:
             text = t._("You can't send money to yourself.")
         case Refusal.OTHER_COUNTRY:
-            text = t._("I can only send money to people in %(country)s for now.", country=country.name)
+            text = t._(
+                "I can only send money to people in %(country)s for now.", country=t.country(country.code)
+            )
         case Refusal.NO_ROUTE:
             text = t._(
-                "Sending to that kind of account is not available in %(country)s yet.", country=country.name
+                "Sending to that kind of account is not available in %(country)s yet.",
+                country=t.country(country.code),
             )
         case _:
             text = t._("That transfer can't be made. Nothing was sent.")

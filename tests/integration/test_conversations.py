@@ -258,6 +258,15 @@ async def test_the_reply_language_changes_when_asked_in_a_sentence(engine, db) -
     assert "Sorry, I didn't get that." in await c.say("french fries")  # a language name is not enough
 
 
+async def test_an_english_speaker_in_senegal_reads_english_names_and_spaced_amounts(engine, db) -> None:
+    c = chat(engine, language="en")
+    text = await c.say("buy 1000F credit for 77 123 45 67")
+    assert "Which country are you in?" in text
+    assert "Senegal" in [row.title for row in c.transcript[-1].rows]
+    text = await c.press("country:SN")
+    assert "You're set up for Senegal." in text and "Buy F CFA 1,000 Orange airtime" in text
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None

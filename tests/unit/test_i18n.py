@@ -24,6 +24,13 @@ def _plain(text: str) -> str:
         ("pt", "CV", Money(20_000, "CVE"), "200,00 CVE"),
         ("en", "GH", Money(1_050, "GHS"), "GH₵10.50"),
         ("en", "GM", Money(5_000, "GMD"), "D50.00"),
+        ("en", "SN", Money(10_000, "XOF"), "F CFA 10,000"),
+        ("en", "GN", Money(10_000, "GNF"), "GNF 10,000"),
+        ("en", "MR", Money(1_000, "MRU"), "MRU 10.00"),
+        ("en", "SL", Money(1_000, "SLE"), "Le 10.00"),
+        ("pt", "SN", Money(10_000, "XOF"), "F CFA 10.000"),
+        ("fr", "NG", Money(150_050, "NGN"), "1 500,50 NGN"),
+        ("pt", "NG", Money(150_050, "NGN"), "NGN 1.500,50"),
     ],
 )
 def test_money_is_formatted_for_the_locale(language: str, country: str, money: Money, expected: str) -> None:
@@ -56,3 +63,16 @@ def test_history_times_are_shown_in_the_users_time_zone() -> None:
     assert localizer("en", get_country("NG")).when(moment) == "28 Nov 00:30"  # Lagos, UTC+1
     assert localizer("fr", get_country("SN")).when(moment) == "27 nov. 23:30"  # Dakar, UTC
     assert localizer("en", get_country("NG")).when(moment.replace(tzinfo=None)) == "28 Nov 00:30"  # SQLite
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "expected"),
+    [
+        ("en", "SN", "Senegal"),
+        ("fr", "SN", "Sénégal"),
+        ("pt", "CI", "Costa do Marfim"),
+        ("en", "CV", "Cape Verde"),
+    ],
+)
+def test_country_names_are_in_the_users_language(language: str, code: str, expected: str) -> None:
+    assert localizer(language, get_country(code)).country(code) == expected
