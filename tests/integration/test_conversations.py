@@ -267,6 +267,16 @@ async def test_an_english_speaker_in_senegal_reads_english_names_and_spaced_amou
     assert "You're set up for Senegal." in text and "Buy F CFA 1,000 Orange airtime" in text
 
 
+async def test_a_complaint_about_a_product_goes_to_a_person_not_to_a_new_purchase(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    text = await c.say("I did not receive my airtime")
+    assert "passing you to a person" in text and "Which phone number" not in text
+    fr = chat(engine, country="SN", language="fr")
+    await fr.say("bonjour")
+    assert "Quel numéro" not in await fr.say("je n'ai pas reçu mon crédit")
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None

@@ -213,6 +213,15 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("how far my money", "NG", {"intent": Intent.CHECK_BALANCE}),
     ("saldo 500 para 955123456", "GW", {"intent": Intent.BUY_AIRTIME, "amount": D(500)}),
     ("saldo 500", "GW", {"intent": Intent.CHECK_BALANCE}),
+    # --- a complaint goes to a person, even when it names a product
+    ("I did not receive my airtime", "NG", {"intent": Intent.TALK_TO_AGENT}),
+    ("my airtime never reach", "NG", {"intent": Intent.TALK_TO_AGENT, "language": "pcm"}),
+    ("je n'ai pas reçu mon crédit", "SN", {"intent": Intent.TALK_TO_AGENT}),
+    ("não recebi a recarga", "CV", {"intent": Intent.TALK_TO_AGENT}),
+    ("I need help with my order", "NG", {"intent": Intent.TALK_TO_AGENT}),
+    ("where is my order", "NG", {"intent": Intent.HISTORY}),
+    ("où est ma commande ?", "SN", {"intent": Intent.HISTORY}),
+    ("onde está o meu pedido", "CV", {"intent": Intent.HISTORY}),
     # --- the sender's own number
     (
         "buy 500 airtime for my number",
