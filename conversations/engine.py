@@ -319,17 +319,19 @@ async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Repl
 
 async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     intent = parsed.intent
-    if intent in _PRODUCT_OF:
+    if turn.message.chat_kind is ChatKind.GROUP and (intent in _PRODUCT_OF or intent in _ACCOUNT_ANSWERS):
+        return [Reply(turn.t._("Let's do that in a private chat with me."))]
+    kind = _PRODUCT_OF.get(intent) or _implied_product(parsed)
+    if kind is not None:
         turn.conversation.misunderstood = 0
-        slots = purchase.start(turn, _PRODUCT_OF[intent], None)
+        slots = purchase.start(turn, kind, None)
+        _carry_recipient(turn, slots)
         problems = purchase.absorb(turn, slots, parsed)
         return [*problems, *(await purchase.advance(turn, slots))]
     if intent in _ACCOUNT_ANSWERS:
         return [await _ACCOUNT_ANSWERS[intent](turn)]
     if intent is Intent.TALK_TO_AGENT:
         return [await handoff.hand_off(turn, Reason.ASKED)]
-    if turn.message.chat_kind is ChatKind.GROUP and (intent in _PRODUCT_OF or intent in _ACCOUNT_ANSWERS):
-        return [Reply(turn.t._("Let's do that in a private chat with me."))]
     if intent is Intent.GIFT:
         return await gifting.start_direct(turn, parsed, turn.message.text or "")
     if intent is Intent.FUND_WALLET and turn.funding is not None:
@@ -348,6 +350,22 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [Reply(turn.t._("You're welcome! Say help any time to see what I can do."))]
     turn.conversation.misunderstood += 1
     return [Reply(turn.t._("Sorry, I didn't get that.")), account.help_reply(turn)]
+
+
+def _implied_product(parsed: Parsed) -> ProductKind | None:
+    """A bare amount or phone number ("500", "0803…") starts an airtime purchase, our main product."""
+    if parsed.intent is Intent.UNKNOWN and (parsed.amount is not None or parsed.phone):
+        return ProductKind.AIRTIME
+    return None
+
+
+def _carry_recipient(turn: Turn, slots: dict[str, object]) -> None:
+    """Switching between airtime and data mid-purchase keeps the number (and network) already given."""
+    if turn.conversation.state in purchase.PURCHASE_STATES:
+        previous = turn.slots
+        for key in ("phone", "network", "network_guessed"):
+            if key in previous:
+                slots[key] = previous[key]
 
 
 def _cancel(turn: Turn) -> Reply:

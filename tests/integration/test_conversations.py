@@ -277,6 +277,18 @@ async def test_a_complaint_about_a_product_goes_to_a_person_not_to_a_new_purchas
     assert "Quel numéro" not in await fr.say("je n'ai pas reçu mon crédit")
 
 
+async def test_a_bare_amount_or_number_starts_airtime_and_data_keeps_the_number(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    assert "Which phone number should I top up?" in await c.say("500")
+    assert "Buy ₦500.00 MTN airtime for +234 803 123 4567?" in await c.say("08031234567")
+    await c.press("cancel")
+    assert "How much Glo airtime?" in await c.say("08051234567")
+    text = await c.say("data")  # changed their mind: the number stays
+    assert "Which Glo data bundle?" in text and "Which phone number" not in text
+    assert "Buy Glo 1GB Daily data (₦350.00) for +234 805 123 4567?" in await c.say("1gb")
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None
