@@ -330,6 +330,8 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [*problems, *(await purchase.advance(turn, slots))]
     if intent in _ACCOUNT_ANSWERS:
         return [await _ACCOUNT_ANSWERS[intent](turn)]
+    if intent is Intent.REPEAT_ORDER and turn.message.chat_kind is not ChatKind.GROUP:
+        return await purchase.repeat_last(turn)
     if intent is Intent.TALK_TO_AGENT:
         return [await handoff.hand_off(turn, Reason.ASKED)]
     if intent is Intent.GIFT:

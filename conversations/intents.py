@@ -23,4 +23,5 @@ class Intent(StrEnum):
     CONFIRM = "confirm"
     CANCEL = "cancel"
     THANKS = "thanks"
+    REPEAT_ORDER = "repeat_order"
     UNKNOWN = "unknown"

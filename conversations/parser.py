@@ -53,7 +53,7 @@ _ACTIONS = (
 )
 _PRODUCTS = (Intent.BUY_DATA, Intent.BUY_AIRTIME, Intent.SEND_MONEY)
 _QUERIES = (Intent.CHECK_BALANCE, Intent.HISTORY)
-_REPLIES = (Intent.CANCEL, Intent.CONFIRM, Intent.HELP, Intent.THANKS)
+_REPLIES = (Intent.CANCEL, Intent.CONFIRM, Intent.REPEAT_ORDER, Intent.HELP, Intent.THANKS)
 # With an amount, size or phone in the message, a purchase outranks a question; without, not.
 _PRIORITY_WITH_ENTITIES = (*_ACTIONS, *_PRODUCTS, *_QUERIES, *_REPLIES)
 _PRIORITY_WITHOUT = (*_ACTIONS, *_QUERIES, *_PRODUCTS, *_REPLIES)
@@ -554,10 +554,11 @@ def _intent(words: _Words, q: _Quantities, phone: str | None) -> tuple[Intent, i
             if query in scores:
                 scores[query] = 1
     intent, weight = _choose(scores, entities or phone is not None)
-    if intent is Intent.SEND_MONEY and q.sizes and not q.amounts:
+    if intent in (Intent.SEND_MONEY, Intent.REPEAT_ORDER) and q.sizes and not q.amounts:
         return Intent.BUY_DATA, weight
-    # "saldo 500 para 955…": with an amount and a number, a balance word means credit to buy.
-    implicit = intent in (Intent.UNKNOWN, Intent.HELP, Intent.THANKS, *_QUERIES) or (
+    # "saldo 500 para 955…": with an amount and a number, a balance word means credit to buy;
+    # "buy 500 again for 0803…" is that purchase, not the last one again.
+    implicit = intent in (Intent.UNKNOWN, Intent.HELP, Intent.THANKS, Intent.REPEAT_ORDER, *_QUERIES) or (
         intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1
     )
     if implicit and q.amounts and (phone or words.network):

@@ -317,6 +317,26 @@ def remind_quote(turn: Turn) -> Reply:
     )
 
 
+async def repeat_last(turn: Turn) -> list[Reply]:
+    """ "Same again": quote the user's last order anew (same number and product, today's price)."""
+    country = turn.country
+    assert country is not None
+    last = await orders.last_order(turn.session, turn.user.id)
+    if last is None or last.country != country.code:
+        return [Reply(turn.t._("I can't find an order to repeat. What would you like to buy?"))]
+    slots: dict[str, Any] = {
+        "kind": last.kind,
+        "phone": last.phone,
+        "network": last.network,
+        "network_guessed": False,
+    }
+    if last.bundle_code:
+        slots["bundle"] = last.bundle_code
+    else:
+        slots["amount"] = last.amount
+    return await advance(turn, slots)
+
+
 def change_network(turn: Turn) -> Reply:
     """The user says the guessed network is wrong: ask which one it is."""
     country = turn.country

@@ -384,6 +384,12 @@ async def recent_orders(session: AsyncSession, user_id: int, limit: int = 5) -> 
     return [OrderLine(*(row[name] for name in OrderLine.__dataclass_fields__)) for row in rows]
 
 
+async def last_order(session: AsyncSession, user_id: int) -> Order | None:
+    """The user's latest order, whatever became of it."""
+    statement = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(1)
+    return await session.scalar(statement)
+
+
 async def order_history(session: AsyncSession, order_id: int) -> list[OrderEvent]:
     """An order's status history, oldest first."""
     statement = select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)

@@ -289,6 +289,23 @@ async def test_a_bare_amount_or_number_starts_airtime_and_data_keeps_the_number(
     assert "Buy Glo 1GB Daily data (₦350.00) for +234 805 123 4567?" in await c.say("1gb")
 
 
+async def test_same_again_quotes_the_last_order_anew(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    assert "I can't find an order to repeat" in await c.say("same again")
+    await c.say("1gb for 08051234567")
+    await c.press(c.last_choice("confirm:"))
+    await c.receipts()
+    text = await c.say("same again")
+    assert "Buy Glo 1GB Daily data (₦350.00) for +234 805 123 4567?" in text
+    await c.press(c.last_choice("confirm:"))
+    await c.receipts()
+    assert (await c.wallet(db, "NGN")).available == 10_000_00 - 2 * 350_00
+    await c.say("airtime 200 for 08031234567")
+    await c.press(c.last_choice("confirm:"))
+    assert "Buy ₦200.00 MTN airtime for +234 803 123 4567?" in await c.say("again")  # the latest one
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None

@@ -222,6 +222,14 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("where is my order", "NG", {"intent": Intent.HISTORY}),
     ("où est ma commande ?", "SN", {"intent": Intent.HISTORY}),
     ("onde está o meu pedido", "CV", {"intent": Intent.HISTORY}),
+    # --- the last order again
+    ("same again", "NG", {"intent": Intent.REPEAT_ORDER}),
+    ("do am again", "NG", {"intent": Intent.REPEAT_ORDER}),
+    ("la même chose", "SN", {"intent": Intent.REPEAT_ORDER}),
+    ("outra vez", "CV", {"intent": Intent.REPEAT_ORDER}),
+    ("buy 500 again for 08031234567", "NG", {"intent": Intent.BUY_AIRTIME, "amount": D(500)}),
+    ("buy 1gb again", "NG", {"intent": Intent.BUY_DATA, "data_mb": 1024}),
+    ("send again", "NG", {"intent": Intent.SEND_MONEY}),
     # --- the sender's own number
     (
         "buy 500 airtime for my number",
