@@ -24,7 +24,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import onboarding
+from conversations import account, onboarding
 from conversations.i18n import Localizer, display_phone, example_phone, localizer
 from conversations.messages import Button, ChatKind, InboundMessage, Reply
 from conversations.parser import Parsed, parse
@@ -353,11 +353,10 @@ def _how_much_to_gift(turn: Turn) -> Reply:
     """A gift asked for with no amount or size: say how to ask, with local examples."""
     country = turn.country
     assert country is not None
-    network = country.networks[0]
     return Reply(
         turn.t._(
             "How much would you like to gift? For example: gift %(amount)s to %(phone)s, or gift 1GB.",
-            amount=turn.t.money(Money(network.airtime_min.minor * 10, country.currency)),
+            amount=turn.t.money(account.example_airtime(country)),
             phone=example_phone(country.code),
         )
     )
