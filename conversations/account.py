@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from conversations import transfer_news
-from conversations.i18n import N_, display_phone, example_phone
+from conversations.i18n import N_, display_phone, example_airtime, example_phone
 from conversations.intents import Intent
 from conversations.messages import Reply
 from conversations.turn import Turn
 from domain import orders
 from domain.clock import aware
-from domain.countries import Country, get_country
+from domain.countries import get_country
 from domain.money import Money
 from domain.users import available_balance
 
@@ -41,12 +41,6 @@ def network_name(country_code: str, network_id: str) -> str:
     country = get_country(country_code)
     network = country.network(network_id) if country else None
     return network.name if network else network_id
-
-
-def example_airtime(country: Country) -> Money:
-    """A typical airtime amount to show in examples: ten times the first network's minimum."""
-    low = country.networks[0].airtime_min
-    return Money(low.minor * 10, low.currency)
 
 
 def help_reply(turn: Turn) -> Reply:

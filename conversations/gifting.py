@@ -24,8 +24,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from conversations import account, onboarding
-from conversations.i18n import Localizer, display_phone, example_phone, localizer
+from conversations import onboarding
+from conversations.i18n import Localizer, display_phone, example_airtime, example_phone, localizer
 from conversations.messages import Button, ChatKind, InboundMessage, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
@@ -356,7 +356,7 @@ def _how_much_to_gift(turn: Turn) -> Reply:
     return Reply(
         turn.t._(
             "How much would you like to gift? For example: gift %(amount)s to %(phone)s, or gift 1GB.",
-            amount=turn.t.money(account.example_airtime(country)),
+            amount=turn.t.money(example_airtime(country)),
             phone=example_phone(country.code),
         )
     )
