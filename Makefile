@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/whatsapp_ingress.py
 	$(BIN)/python bench/transfers.py
+	$(BIN)/python bench/commits.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
