@@ -48,6 +48,8 @@ _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
     Intent.CHECK_BALANCE: account.balance_reply,
     Intent.HISTORY: account.history_reply,
 }
+#: What is only done in a private chat (a group sees no one's wallet or orders).
+_PRIVATE_ONLY = frozenset((*_PRODUCT_OF, *_ACCOUNT_ANSWERS, Intent.REPEAT_ORDER))
 #: Longest text we look at; anything beyond is noise for a purchase chat.
 MAX_TEXT = 1000
 #: Control characters (NUL included, which PostgreSQL text cannot store), except tab and newline.
@@ -319,7 +321,7 @@ async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Repl
 
 async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     intent = parsed.intent
-    if turn.message.chat_kind is ChatKind.GROUP and (intent in _PRODUCT_OF or intent in _ACCOUNT_ANSWERS):
+    if turn.message.chat_kind is ChatKind.GROUP and intent in _PRIVATE_ONLY:
         return [Reply(turn.t._("Let's do that in a private chat with me."))]
     kind = _PRODUCT_OF.get(intent) or _implied_product(parsed)
     if kind is not None:
@@ -330,7 +332,7 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [*problems, *(await purchase.advance(turn, slots))]
     if intent in _ACCOUNT_ANSWERS:
         return [await _ACCOUNT_ANSWERS[intent](turn)]
-    if intent is Intent.REPEAT_ORDER and turn.message.chat_kind is not ChatKind.GROUP:
+    if intent is Intent.REPEAT_ORDER:
         return await purchase.repeat_last(turn)
     if intent is Intent.TALK_TO_AGENT:
         return [await handoff.hand_off(turn, Reason.ASKED)]

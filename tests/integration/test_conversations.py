@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from conversations.engine import Engine
+from conversations.messages import ChatKind, InboundMessage
 from domain import ledger
 from domain.countries import COUNTRY_CODES, get_country
 from domain.database import Database
@@ -304,6 +305,19 @@ async def test_same_again_quotes_the_last_order_anew(engine, db) -> None:
     await c.say("airtime 200 for 08031234567")
     await c.press(c.last_choice("confirm:"))
     assert "Buy ₦200.00 MTN airtime for +234 803 123 4567?" in await c.say("again")  # the latest one
+
+
+@pytest.mark.parametrize("text", ["balance", "same again", "500 for 08031234567", "history"])
+async def test_wallet_and_purchases_are_refused_in_a_group_chat(engine, db, text: str) -> None:
+    def group(words: str) -> InboundMessage:
+        return InboundMessage(
+            channel="test", channel_user_id="member-1", chat_id="group-1", text=words,
+            chat_kind=ChatKind.GROUP, phone="+2348030001111",
+        )  # fmt: skip
+
+    await engine[0].handle(group("hi"))
+    replies = await engine[0].handle(group(text))
+    assert [r.text for r in replies] == ["Let's do that in a private chat with me."]
 
 
 def _sample_mobile(country: str) -> tuple[str, str | None]:
