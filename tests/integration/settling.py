@@ -1,13 +1,16 @@
 """Waiting for a channel to finish its work in tests: updates processed, orders settled, messages sent.
 
-Only the channel's own rows count, so whatever an earlier test left behind in the shared
-database (another channel's queued messages, a chat held by pacing) cannot stall this one.
+Only the channel's own rows created since the test's harness started count (a ``Baseline`` of row
+ids), so whatever an earlier test left behind in the shared database (another channel's queued
+messages, a chat held by pacing, an update a killed ``nexustop serve`` process had leased) cannot
+stall this one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -30,37 +33,65 @@ class Draining(Protocol):
     async def drain(self, timeout: float) -> None: ...
 
 
-async def busy(db: Database, channel: str) -> bool:
+@dataclass(frozen=True)
+class Baseline:
+    """The newest row ids when a test's harness started: rows after them are the test's own."""
+
+    inbound: int = 0
+    outbound: int = 0
+    order: int = 0
+    notification: int = 0
+
+
+async def baseline(db: Database) -> Baseline:
+    """The newest ids now, to wait only for what happens after."""
+    async with db.transaction() as session:
+        newest = [
+            await session.scalar(select(func.coalesce(func.max(table.id), 0)))
+            for table in (InboundUpdate, OutboundMessage, Order, Notification)
+        ]
+    return Baseline(*(int(value or 0) for value in newest))
+
+
+async def busy(db: Database, channel: str, after: Baseline = Baseline()) -> bool:
     """True while the channel has unprocessed updates, queued messages, orders in flight or
-    notifications not yet turned into messages."""
+    notifications not yet turned into messages (counting only rows newer than ``after``)."""
     own = select(Conversation.id).where(Conversation.channel == channel)
     async with db.transaction() as session:
         counts = [
             await session.scalar(
                 select(func.count(InboundUpdate.id)).where(
-                    InboundUpdate.channel == channel, InboundUpdate.processed_at.is_(None)
+                    InboundUpdate.channel == channel,
+                    InboundUpdate.processed_at.is_(None),
+                    InboundUpdate.id > after.inbound,
                 )
             ),
             await session.scalar(
                 select(func.count(OutboundMessage.id)).where(
-                    OutboundMessage.channel == channel, OutboundMessage.state == "queued"
+                    OutboundMessage.channel == channel,
+                    OutboundMessage.state == "queued",
+                    OutboundMessage.id > after.outbound,
                 )
             ),
             await session.scalar(
                 select(func.count(Order.id)).where(
-                    Order.state.in_(list(IN_FLIGHT)), Order.conversation_id.in_(own)
+                    Order.state.in_(list(IN_FLIGHT)), Order.conversation_id.in_(own), Order.id > after.order
                 )
             ),
             await session.scalar(
                 select(func.count(Notification.id)).where(
-                    Notification.delivered_at.is_(None), Notification.conversation_id.in_(own)
+                    Notification.delivered_at.is_(None),
+                    Notification.conversation_id.in_(own),
+                    Notification.id > after.notification,
                 )
             ),
         ]
     return any(counts)
 
 
-async def settle(channel: Ticking, app: Draining, db: Database, name: str, timeout: float) -> None:
+async def settle(
+    channel: Ticking, app: Draining, db: Database, name: str, timeout: float, after: Baseline = Baseline()
+) -> None:
     """Run the channel's duties until it has nothing left to do; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,7 +99,7 @@ async def settle(channel: Ticking, app: Draining, db: Database, name: str, timeo
         await app.drain(5)
         await channel.tick()
         await channel.idle()
-        if not await busy(db, name):
+        if not await busy(db, name, after):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"the {name} channel did not settle")

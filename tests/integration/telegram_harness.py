@@ -62,6 +62,8 @@ class Harness:
     bot_api: TelegramSandbox
     channel: TelegramChannel
     app: App
+    after: settling.Baseline
+    """The newest rows when the harness started: settling waits only for what came after."""
     _update_ids: itertools.count[int] = field(
         default_factory=lambda: itertools.count(random.randrange(10**8))
     )
@@ -132,7 +134,7 @@ class Harness:
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until updates are processed, orders settled and receipts handed to the sandbox."""
-        await settling.settle(self.channel, self.app, self.app.db, "telegram", timeout)
+        await settling.settle(self.channel, self.app, self.app.db, "telegram", timeout, self.after)
 
     def texts_to(self, chat_id: int) -> list[str]:
         """The text of every message the sandbox accepted for ``chat_id``, in order."""
@@ -190,7 +192,13 @@ async def telegram_app(pg_url: str, **settings: Any) -> AsyncIterator[Harness]:
     try:
         async with TestClient(TestServer(web_app)) as client:
             bot_api.state.webhook_url = str(client.make_url("/webhook/telegram"))
-            yield Harness(client, bot_api, web_app[TELEGRAM_KEY], web_app[APP_KEY])
+            yield Harness(
+                client,
+                bot_api,
+                web_app[TELEGRAM_KEY],
+                web_app[APP_KEY],
+                await settling.baseline(web_app[APP_KEY].db),
+            )
     finally:
         await bot_api.close()
 

@@ -128,6 +128,8 @@ class Harness:
     graph: GraphSandbox
     channel: WhatsAppChannel
     app: App
+    after: settling.Baseline
+    """The newest rows when the harness started: settling waits only for what came after."""
 
     async def post(self, update: dict[str, Any] | bytes, signature: str | bool | None = True) -> int:
         """POST a webhook body (signed unless told otherwise); return the HTTP status."""
@@ -146,7 +148,7 @@ class Harness:
 
     async def settle(self, timeout: float = 15.0) -> None:
         """Wait until updates are processed, orders settled and receipts handed to the sandbox."""
-        await settling.settle(self.channel, self.app, self.app.db, "whatsapp", timeout)
+        await settling.settle(self.channel, self.app, self.app.db, "whatsapp", timeout, self.after)
 
     def sent_to(self, wa_id: str) -> list[SentMessage]:
         """What the sandbox accepted for ``wa_id``."""
@@ -225,6 +227,12 @@ async def whatsapp_app(pg_url: str, **graph_options: Any) -> AsyncIterator[Harne
     try:
         async with TestClient(TestServer(web_app)) as client:
             graph.state.callback_url = str(client.make_url("/webhook/whatsapp"))
-            yield Harness(client, graph, web_app[WHATSAPP_KEY], web_app[APP_KEY])
+            yield Harness(
+                client,
+                graph,
+                web_app[WHATSAPP_KEY],
+                web_app[APP_KEY],
+                await settling.baseline(web_app[APP_KEY].db),
+            )
     finally:
         await graph.close()
