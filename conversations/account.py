@@ -13,7 +13,7 @@ from domain import orders
 from domain.clock import aware
 from domain.countries import get_country
 from domain.money import Money
-from domain.users import available_balance
+from domain.users import wallet_balance
 
 #: Lines the history shows.
 HISTORY_LINES = 5
@@ -68,12 +68,16 @@ def not_yet_reply(turn: Turn, intent: Intent) -> Reply:
 
 
 async def balance_reply(turn: Turn) -> Reply:
-    """The user's spendable balance."""
+    """The user's spendable balance, and what is on hold for payments still in progress."""
     t = turn.t
     country = turn.country
     assert country is not None
-    available = await available_balance(turn.session, turn.user.id, country.currency)
-    return Reply(t._("Your balance: %(balance)s", balance=t.money(Money(available, country.currency))))
+    wallet = await wallet_balance(turn.session, turn.user.id, country.currency)
+    text = t._("Your balance: %(balance)s", balance=t.money(Money(wallet.available, country.currency)))
+    if wallet.debits_pending:
+        held = t.money(Money(wallet.debits_pending, country.currency))
+        text += "\n" + t._("%(held)s more is on hold for orders and transfers in progress.", held=held)
+    return Reply(text)
 
 
 async def history_reply(turn: Turn) -> Reply:

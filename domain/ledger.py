@@ -618,6 +618,29 @@ async def available_by_code(session: AsyncSession, code: str) -> int | None:
     return None if found is None else int(found["available"])
 
 
+_TOTALS = DriverStatement(
+    select(
+        _accounts_table.c.debits_pending,
+        _accounts_table.c.debits_posted,
+        _accounts_table.c.credits_pending,
+        _accounts_table.c.credits_posted,
+    ).where(_accounts_table.c.code == bindparam("code"))
+)
+
+
+async def balance_by_code(session: AsyncSession, code: str) -> Balance | None:
+    """The totals of the account named ``code``; None if there is no such account."""
+    found = await _TOTALS.first(session, {"code": code})
+    if found is None:
+        return None
+    return Balance(
+        int(found["debits_pending"]),
+        int(found["debits_posted"]),
+        int(found["credits_pending"]),
+        int(found["credits_posted"]),
+    )
+
+
 async def balance(session: AsyncSession, account_id: int) -> Balance:
     """Read an account's totals."""
     account = await session.get(Account, account_id, populate_existing=True)

@@ -89,11 +89,15 @@ async def record_phone(session: AsyncSession, user_id: int, phone: str) -> bool:
 
 async def available_balance(session: AsyncSession, user_id: int, currency: str) -> int:
     """What the user can spend now in ``currency``, in minor units (the wallet is opened if missing)."""
-    found = await ledger.available_by_code(session, ledger.wallet_code(user_id, currency))
+    return (await wallet_balance(session, user_id, currency)).available
+
+
+async def wallet_balance(session: AsyncSession, user_id: int, currency: str) -> ledger.Balance:
+    """The user's wallet totals in ``currency`` (the wallet is opened if missing)."""
+    found = await ledger.balance_by_code(session, ledger.wallet_code(user_id, currency))
     if found is not None:
         return found
-    account_id = await ledger.open_wallet(session, user_id, currency)
-    return (await ledger.balance(session, account_id)).available
+    return await ledger.balance(session, await ledger.open_wallet(session, user_id, currency))
 
 
 async def grant_opening_balance(session: AsyncSession, user_id: int, country: Country) -> bool:

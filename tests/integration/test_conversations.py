@@ -320,6 +320,21 @@ async def test_wallet_and_purchases_are_refused_in_a_group_chat(engine, db, text
     assert [r.text for r in replies] == ["Let's do that in a private chat with me."]
 
 
+async def test_the_balance_shows_what_is_on_hold_until_the_order_settles(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("buy 500 airtime for 08031234567")
+    await c.press(c.last_choice("confirm:"))
+    text = await c.say("balance")
+    assert "Your balance: ₦9,500.00" in text and "₦500.00 more is on hold" in text
+    await c.receipts()
+    text = await c.say("balance")
+    assert "Your balance: ₦9,500.00" in text and "on hold" not in text
+    fr = chat(engine, country="SN", language="fr")
+    await fr.say("crédit 1000F pour 77 123 45 67")
+    await fr.press(fr.last_choice("confirm:"))
+    assert "En plus, 1 000 F CFA sont réservés" in await fr.say("solde")
+
+
 def _sample_mobile(country: str) -> tuple[str, str | None]:
     example = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     assert example is not None
