@@ -258,7 +258,8 @@ async def detail(session: AsyncSession, conversation_id: int) -> Detail | None:
     country = get_country(user.country) if user.country else None
     balance = None
     if country is not None:
-        balance = await ledger.available_by_code(session, ledger.wallet_code(user.id, country.currency))
+        wallet = await ledger.balance_by_code(session, ledger.wallet_code(user.id, country.currency))
+        balance = wallet.available if wallet is not None else None
     orders = (
         await session.scalars(
             select(Order).where(Order.user_id == user.id).order_by(Order.id.desc()).limit(5)

@@ -153,13 +153,13 @@ def N_(message: str) -> str:
     return message
 
 
-@cache
 def example_airtime(country: Country) -> Money:
     """A typical airtime amount to show in examples: ten times the first network's minimum."""
     low = country.networks[0].airtime_min
     return Money(low.minor * 10, low.currency)
 
 
+@cache
 def example_phone(country: str) -> str:
     """A sample mobile number of ``country`` in the local format people type."""
     number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)

@@ -608,16 +608,6 @@ async def void_pending(session: AsyncSession, transfer_id: str) -> bool:
     return transfer_id in await _resolve_pending(session, [transfer_id], TransferState.VOIDED)
 
 
-_AVAILABLE = select(AVAILABLE.label("available")).where(_accounts_table.c.code == bindparam("code"))
-_AVAILABLE_ON_DRIVER = DriverStatement(_AVAILABLE)
-
-
-async def available_by_code(session: AsyncSession, code: str) -> int | None:
-    """What can be debited now from the account named ``code``; None if there is no such account."""
-    found = await _AVAILABLE_ON_DRIVER.first(session, {"code": code})
-    return None if found is None else int(found["available"])
-
-
 _TOTALS = DriverStatement(
     select(
         _accounts_table.c.debits_pending,

@@ -219,6 +219,7 @@ async def test_chatter_at_a_quote_keeps_the_same_quote_and_its_confirm_button(en
     assert "Tap Confirm to buy, or Cancel" in text and c.last_choice("confirm:") == first
     assert "Order placed" in await c.press(first)
     assert (await c.wallet(db, "NGN")).available == 10_000_00 - 500_00
+    await assert_ledger_balanced(db)
 
 
 async def test_a_bundle_can_be_picked_by_a_word_of_its_name(engine, db) -> None:
@@ -305,6 +306,7 @@ async def test_same_again_quotes_the_last_order_anew(engine, db) -> None:
     await c.say("airtime 200 for 08031234567")
     await c.press(c.last_choice("confirm:"))
     assert "Buy ₦200.00 MTN airtime for +234 803 123 4567?" in await c.say("again")  # the latest one
+    await assert_ledger_balanced(db)
 
 
 @pytest.mark.parametrize("text", ["balance", "same again", "500 for 08031234567", "history"])
@@ -333,6 +335,7 @@ async def test_the_balance_shows_what_is_on_hold_until_the_order_settles(engine,
     await fr.say("crédit 1000F pour 77 123 45 67")
     await fr.press(fr.last_choice("confirm:"))
     assert "En plus, 1 000 F CFA sont réservés" in await fr.say("solde")
+    await assert_ledger_balanced(db)
 
 
 def _sample_mobile(country: str) -> tuple[str, str | None]:

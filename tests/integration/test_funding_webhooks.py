@@ -79,7 +79,8 @@ async def _start(rig: tuple[Kit, FundingService, str], db: Database) -> tuple[in
 
 async def _balance(db: Database, user_id: int, currency: str) -> int:
     async with db.transaction() as session:
-        return await ledger.available_by_code(session, ledger.wallet_code(user_id, currency)) or 0
+        wallet = await ledger.balance_by_code(session, ledger.wallet_code(user_id, currency))
+        return wallet.available if wallet is not None else 0
 
 
 async def _payment(db: Database, reference: str) -> Payment:
