@@ -55,38 +55,35 @@ async def baseline(db: Database) -> Baseline:
 
 async def busy(db: Database, channel: str, after: Baseline = Baseline()) -> bool:
     """True while the channel has unprocessed updates, queued messages, orders in flight or
-    notifications not yet turned into messages (counting only rows newer than ``after``)."""
+    notifications not yet turned into messages (counting only rows newer than ``after``).
+
+    One statement, so one snapshot: counted one by one (each statement seeing the latest commits),
+    a notification turned into a queued message between two counts would be seen in neither.
+    """
     own = select(Conversation.id).where(Conversation.channel == channel)
+    pending = [
+        select(InboundUpdate.id).where(
+            InboundUpdate.channel == channel,
+            InboundUpdate.processed_at.is_(None),
+            InboundUpdate.id > after.inbound,
+        ),
+        select(OutboundMessage.id).where(
+            OutboundMessage.channel == channel,
+            OutboundMessage.state == "queued",
+            OutboundMessage.id > after.outbound,
+        ),
+        select(Order.id).where(
+            Order.state.in_(list(IN_FLIGHT)), Order.conversation_id.in_(own), Order.id > after.order
+        ),
+        select(Notification.id).where(
+            Notification.delivered_at.is_(None),
+            Notification.conversation_id.in_(own),
+            Notification.id > after.notification,
+        ),
+    ]
     async with db.transaction() as session:
-        counts = [
-            await session.scalar(
-                select(func.count(InboundUpdate.id)).where(
-                    InboundUpdate.channel == channel,
-                    InboundUpdate.processed_at.is_(None),
-                    InboundUpdate.id > after.inbound,
-                )
-            ),
-            await session.scalar(
-                select(func.count(OutboundMessage.id)).where(
-                    OutboundMessage.channel == channel,
-                    OutboundMessage.state == "queued",
-                    OutboundMessage.id > after.outbound,
-                )
-            ),
-            await session.scalar(
-                select(func.count(Order.id)).where(
-                    Order.state.in_(list(IN_FLIGHT)), Order.conversation_id.in_(own), Order.id > after.order
-                )
-            ),
-            await session.scalar(
-                select(func.count(Notification.id)).where(
-                    Notification.delivered_at.is_(None),
-                    Notification.conversation_id.in_(own),
-                    Notification.id > after.notification,
-                )
-            ),
-        ]
-    return any(counts)
+        found = (await session.execute(select(*(query.exists() for query in pending)))).one()
+    return any(found)
 
 
 async def settle(
