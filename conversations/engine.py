@@ -357,8 +357,13 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
 
 
 def _implied_product(parsed: Parsed) -> ProductKind | None:
-    """A bare amount or phone number ("500", "0803…") starts an airtime purchase, our main product."""
-    if parsed.intent is Intent.UNKNOWN and (parsed.amount is not None or parsed.phone):
+    """A bare amount or phone number ("500", "0803…") starts an airtime purchase, our main product;
+    a network's bundle validity ("mtn monthly", not "have a nice day") a data purchase."""
+    if parsed.intent is not Intent.UNKNOWN:
+        return None
+    if parsed.validity_days is not None and parsed.network and parsed.amount is None:
+        return ProductKind.DATA
+    if parsed.amount is not None or parsed.phone:
         return ProductKind.AIRTIME
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 from rapidfuzz import fuzz, process
@@ -73,6 +73,8 @@ class Parsed:
     data_mb: int | None = None
     own_number: bool = False
     """The message speaks of the sender's own phone ("for me", "mon numéro")."""
+    validity_days: int | None = None
+    """How long the data bundle asked for should last ("monthly", "7 jours", "24h"), in days."""
     country: str | None = None
     language: str | None = None
     confidence: float = 0.0
@@ -87,6 +89,7 @@ class _Entry:
     network: str | None = None
     country: str | None = None
     own_number: bool = False
+    validity_days: int | None = None
     evidence: tuple[tuple[str, int], ...] = ()
 
 
@@ -98,6 +101,7 @@ class _EntryBuilder:
         self.network: str | None = None
         self.country: str | None = None
         self.own_number = False
+        self.validity_days: int | None = None
         self.vocab_langs: set[str] = set()
         self.marker_langs: set[str] = set()
 
@@ -114,7 +118,12 @@ class _EntryBuilder:
             lang = next(iter(self.marker_langs))
             evidence[lang] = evidence.get(lang, 0) + 2
         return _Entry(
-            tuple(self.intents.items()), self.network, self.country, self.own_number, tuple(evidence.items())
+            intents=tuple(self.intents.items()),
+            network=self.network,
+            country=self.country,
+            own_number=self.own_number,
+            validity_days=self.validity_days,
+            evidence=tuple(evidence.items()),
         )
 
 
@@ -153,6 +162,8 @@ def _language_entries(builders: dict[str, _EntryBuilder], language: str) -> None
         builder = builders.setdefault(key, _EntryBuilder())
         builder.own_number = True
         builder.marker_langs.add(language)
+    for key, days in vocab.validity.items():
+        builders.setdefault(key, _EntryBuilder()).validity_days = days
     for key in vocab.markers:
         builders.setdefault(key, _EntryBuilder()).marker_langs.add(language)
     for code, names in vocab.countries.items():
@@ -175,7 +186,11 @@ def _fuzzy_targets(
     singles = [
         k
         for k, e in phrases.items()
-        if " " not in k and len(k) >= 3 and k not in no_fuzzy and (e.intents or e.network)
+        if " " not in k
+        and len(k) >= 3
+        and k not in no_fuzzy
+        # A short validity word is too close to everyday ones ("dat", "weak") to correct into.
+        and (e.intents or e.network or (e.validity_days and len(k) > _SHORT_TOKEN + 1))
     ]
     short: dict[str, list[str]] = {}
     for word in singles:
@@ -360,6 +375,7 @@ class _Units:
     markers: dict[str, CurrencyMarker]
     data_units: dict[str, int]
     multipliers: dict[str, int]
+    duration_units: dict[str, int]
 
 
 def _alternation(words: Iterable[str]) -> str:
@@ -376,7 +392,9 @@ def _units() -> _Units:
         markers.update({m.text: m for m in load_language(lang).currency_words})
     markers.update({m.text: m for m in common.currency_markers})
     prefixes = _alternation(m.text for m in markers.values() if m.prefix)
-    suffixes = _alternation([*(m.text for m in markers.values() if m.suffix), *common.data_units])
+    suffixes = _alternation(
+        [*(m.text for m in markers.values() if m.suffix), *common.data_units, *common.duration_units]
+    )
     mults = _alternation(common.multipliers)
     pattern = re.compile(
         rf"(?:(?<![^\W\d_])(?P<pre>{prefixes})(?P<psp>[ \u00a0]?)(?=[0-9]))?"
@@ -385,7 +403,9 @@ def _units() -> _Units:
         rf"(?:(?P<ssp>[ \u00a0]?)(?P<suf>{suffixes})(?![^\W\d_]))?"
         r"(?![0-9])"
     )
-    return _Units(pattern, markers, dict(common.data_units), dict(common.multipliers))
+    return _Units(
+        pattern, markers, dict(common.data_units), dict(common.multipliers), dict(common.duration_units)
+    )
 
 
 def _decimal(raw: str, has_multiplier: bool) -> Decimal | None:
@@ -425,10 +445,11 @@ def _currency_of(marker: CurrencyMarker, spaced: bool, local: str | None) -> str
 
 @dataclass(slots=True)
 class _Quantities:
-    """Amounts and data sizes found in a message, in order."""
+    """Amounts, data sizes and lengths of time (in days) found in a message, in order."""
 
     amounts: list[tuple[Decimal, str | None]] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
+    days: list[int] = field(default_factory=list)
 
 
 def _glued_word(lex: _Lexicon, text: str, start: int, end: int) -> bool:
@@ -450,6 +471,10 @@ def _read_quantity(m: re.Match[str], units: _Units, lex: _Lexicon, found: _Quant
     if suffix and suffix in units.data_units:
         mb = (value * units.data_units[suffix]).to_integral_value(rounding=ROUND_HALF_UP)
         found.sizes.append(int(mb))
+        return True
+    if suffix and suffix in units.duration_units:
+        hours = value * units.duration_units[suffix]
+        found.days.append(max(1, int((hours / 24).to_integral_value(rounding=ROUND_CEILING))))
         return True
     currency = None
     if prefix:
@@ -481,6 +506,7 @@ class _Words:
     network: str | None = None
     country: str | None = None
     own_number: bool = False
+    validity_days: int | None = None
     languages: dict[str, int] = field(default_factory=dict)
     fuzzy: int = 0
 
@@ -494,6 +520,8 @@ def _apply(words: _Words, entry: _Entry) -> None:
     if entry.country and words.country is None:
         words.country = entry.country
     words.own_number = words.own_number or entry.own_number
+    if entry.validity_days and words.validity_days is None:
+        words.validity_days = entry.validity_days
     for lang, points in entry.evidence:
         words.languages[lang] = words.languages.get(lang, 0) + points
 
@@ -631,6 +659,7 @@ def _parse(text: str, country: str) -> Parsed:
         network_guess=_network_guess(phone) if phone and not words.network else None,
         data_mb=quantities.sizes[0] if quantities.sizes else None,
         own_number=words.own_number,
+        validity_days=quantities.days[0] if quantities.days else words.validity_days,
         country=words.country,
         language=_language(words, lex),
         confidence=_confidence(intent, weight, words, flags),

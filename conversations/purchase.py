@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -42,16 +43,21 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
     if not phone and "invalid_phone" in parsed.flags:
         slots.pop("phone", None)  # asked for again, rather than topping up a number they meant to change
         problems.append(_not_a_phone(turn))
-    if phone:
+    if phone and phone != slots.get("phone"):
         slots["phone"] = phone
         slots.pop("network_guessed", None)
         if not parsed.network:
-            slots.pop("network", None)
+            slots.pop("network", None)  # the network named was the old number's
     if parsed.network:
         slots["network"] = parsed.network
         slots["network_guessed"] = False
     if parsed.data_mb:
         slots["data_mb"] = parsed.data_mb
+        slots.pop("bundle", None)
+        if not parsed.validity_days:
+            slots.pop("validity_days", None)  # a new size alone is a new choice, not the old one resized
+    if parsed.validity_days and slots["kind"] == ProductKind.DATA.value:
+        slots["validity_days"] = parsed.validity_days
         slots.pop("bundle", None)
     if parsed.amount is not None:
         problem = _absorb_amount(turn, slots, parsed.amount, parsed.currency)
@@ -193,21 +199,31 @@ def _pin_not_yet(turn: Turn, slots: dict[str, Any], country: Country) -> Reply:
 def _settle_bundle(network: Network, slots: dict[str, Any]) -> Bundle | None:
     if slots.get("bundle"):
         return network.bundle(slots["bundle"])
-    wanted_mb, wanted_price = slots.get("data_mb"), slots.get("amount")
-    matches = [
-        b
-        for b in network.bundles
-        if (wanted_mb is not None and b.data_mb == wanted_mb)
-        or (wanted_mb is None and wanted_price is not None and b.price.minor == wanted_price)
-    ]
-    if len(matches) != 1:
+    matches = _wanted_bundles(network, slots)
+    if matches is None or len(matches) != 1:
         return None
     slots["bundle"] = matches[0].code
     return matches[0]
 
 
-def bundle_rows(turn: Turn, network: Network) -> tuple[ListRow, ...]:
-    """The network's bundles as list rows: title the size and validity, description the price."""
+def _wanted_bundles(network: Network, slots: dict[str, Any]) -> list[Bundle] | None:
+    """The network's bundles fitting what the user asked for (size, validity, else price);
+    None when they asked for nothing in particular."""
+    wanted_mb, days, price = slots.get("data_mb"), slots.get("validity_days"), slots.get("amount")
+    if wanted_mb is None and days is None and price is None:
+        return None
+    return [
+        b
+        for b in network.bundles
+        if (wanted_mb is None or b.data_mb == wanted_mb)
+        and (days is None or b.validity_days == days)
+        and (wanted_mb is not None or price is None or b.price.minor == price)
+    ]
+
+
+def bundle_rows(turn: Turn, network: Network, bundles: Sequence[Bundle] = ()) -> tuple[ListRow, ...]:
+    """``bundles`` (all the network's when empty) as list rows: title the size and validity,
+    description the price."""
     t = turn.t
     return tuple(
         ListRow(
@@ -221,22 +237,51 @@ def bundle_rows(turn: Turn, network: Network) -> tuple[ListRow, ...]:
                 days=b.validity_days,
             ),
         )
-        for b in network.bundles
+        for b in bundles or network.bundles
     )
 
 
+#: The slot listing the bundles last offered, when only some of the network's were.
+SHOWN_BUNDLES = "shown_bundles"
+
+
 def _ask_bundle(turn: Turn, slots: dict[str, Any], network: Network) -> Reply:
-    turn.set_slots(slots, AWAIT_BUNDLE)
     t = turn.t
-    if slots.get("data_mb"):
-        text = t._(
-            "%(network)s has no %(size)s bundle. Pick one of these:",
-            network=network.name,
-            size=_size(slots["data_mb"], t.language),
-        )
+    wanted = _wanted_bundles(network, slots) or []
+    if wanted:
+        slots[SHOWN_BUNDLES] = [b.code for b in wanted]  # what a typed row number refers to
     else:
+        slots.pop(SHOWN_BUNDLES, None)
+    turn.set_slots(slots, AWAIT_BUNDLE)
+    if wanted or not (slots.get("data_mb") or slots.get("validity_days")):
         text = t._("Which %(network)s data bundle?", network=network.name)
-    return Reply(text, rows=bundle_rows(turn, network), list_title=t._("Bundles"))
+    else:
+        text = _no_such_bundle(turn, network, slots)
+    return Reply(text, rows=bundle_rows(turn, network, wanted), list_title=t._("Bundles"))
+
+
+def _no_such_bundle(turn: Turn, network: Network, slots: dict[str, Any]) -> str:
+    """Say which size or validity the network does not sell (all its bundles are listed next)."""
+    t, days = turn.t, slots.get("validity_days")
+    size = _size(slots["data_mb"], t.language) if slots.get("data_mb") else None
+    if days is None:
+        return t._("%(network)s has no %(size)s bundle. Pick one of these:", network=network.name, size=size)
+    if size is None:
+        return t.n_(
+            "%(network)s has no bundle valid for %(days)s day. Pick one of these:",
+            "%(network)s has no bundle valid for %(days)s days. Pick one of these:",
+            days,
+            network=network.name,
+            days=days,
+        )
+    return t.n_(
+        "%(network)s has no %(size)s bundle valid for %(days)s day. Pick one of these:",
+        "%(network)s has no %(size)s bundle valid for %(days)s days. Pick one of these:",
+        days,
+        network=network.name,
+        size=size,
+        days=days,
+    )
 
 
 #: How each reply language writes gigabytes and megabytes.
@@ -404,8 +449,9 @@ def bundle_from_text(turn: Turn, text: str) -> str | None:
     if network is None:
         return None
     cleaned = text.strip().lower()
-    if cleaned.isdigit() and 1 <= int(cleaned) <= len(network.bundles):
-        return network.bundles[int(cleaned) - 1].code
+    shown = turn.slots.get(SHOWN_BUNDLES) or [b.code for b in network.bundles]
+    if cleaned.isdigit() and 1 <= int(cleaned) <= len(shown):
+        return str(shown[int(cleaned) - 1])
     exact = next((b.code for b in network.bundles if cleaned in (b.code.lower(), b.name.lower())), None)
     return exact or _bundle_by_words(network, text)
 

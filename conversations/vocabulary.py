@@ -68,6 +68,8 @@ class LanguageVocab:
     data_words: tuple[str, ...]
     own_number: tuple[str, ...]
     """Phrases meaning the sender's own phone ("my number", "pour moi")."""
+    validity: dict[str, int]
+    """Words naming how long a data bundle lasts, in days ("monthly": 30, "par semaine": 7)."""
     around_language: frozenset[str]
     """Words that may stand around a language's name in a request to switch ("in English please")."""
     markers: tuple[str, ...]
@@ -78,11 +80,13 @@ class LanguageVocab:
 
 @dataclass(frozen=True, slots=True)
 class CommonVocab:
-    """Language-neutral vocabulary: currency symbols, data units, multipliers, universal replies."""
+    """Language-neutral vocabulary: currency symbols, data and time units, multipliers, universal replies."""
 
     currency_markers: tuple[CurrencyMarker, ...]
     data_units: dict[str, int]
     multipliers: dict[str, int]
+    duration_units: dict[str, int]
+    """Units written after a number for a length of time, in hours ("30 days", "24h", "7 jours")."""
     intents: dict[Intent, dict[int, tuple[str, ...]]]
     no_fuzzy: frozenset[str]
 
@@ -133,6 +137,7 @@ def load_language(language: str) -> LanguageVocab:
         intents=_intents(raw.get("intents", {})),
         data_words=_keys(raw.get("data_words", [])),
         own_number=_keys(raw.get("own_number", [])),
+        validity={key: int(days) for days, words in raw.get("validity", {}).items() for key in _keys(words)},
         around_language=frozenset(_keys(raw.get("around_language", []))),
         markers=_keys(raw.get("markers", [])),
         common_words=frozenset(_keys(raw.get("common_words", []))),
@@ -149,6 +154,7 @@ def load_common() -> CommonVocab:
         currency_markers=tuple(_marker(m) for m in raw.get("currency_markers", [])),
         data_units={fold(k): int(v) for k, v in raw.get("data_units", {}).items()},
         multipliers={fold(k): int(v) for k, v in raw.get("multipliers", {}).items()},
+        duration_units={fold(k): int(v) for k, v in raw.get("duration_units", {}).items()},
         intents=_intents(raw.get("intents", {})),
         no_fuzzy=frozenset(_keys(raw.get("no_fuzzy", []))),
     )

@@ -228,10 +228,36 @@ async def test_a_bundle_can_be_picked_by_a_word_of_its_name(engine, db) -> None:
     assert "Buy MTN 1GB Weekly data (₦800.00)" in await c.say("weekly")
     await c.press("cancel")
     await c.say("buy data for 08031234567")
-    assert "Sorry, I didn't get that." in await c.say("monthly")  # three monthly bundles: which?
+    assert "Which MTN data bundle?" in await c.say("monthly")  # three monthly bundles: which?
+    assert [row.title for row in c.transcript[-1].rows] == ["2GB Monthly", "5GB Monthly", "10GB Monthly"]
     fr = chat(engine, country="SN", language="fr")
     await fr.say("forfait pour 77 123 45 67")
     assert "Pass 1 Go Semaine" in await fr.say("semaine")
+
+
+async def test_a_bundle_asked_for_by_validity_is_that_one_or_the_list_says_it_is_not_sold(engine, db) -> None:
+    c = chat(engine, country="NG", phone="+2348031234567")
+    await c.say("hi")
+    text = await c.say("mtn 1gb monthly for my number")
+    assert "MTN has no 1GB bundle valid for 30 days. Pick one of these:" in text
+    assert len(c.transcript[-1].rows) == 5  # every bundle, so the weekly 1GB and the monthly 2GB show
+    assert "Buy MTN 1GB Weekly data (₦800.00)" in await c.say("1gb for 7 days")
+    await c.press("cancel")
+    assert "Buy MTN 5GB Monthly data (₦3,500.00)" in await c.say("5gb monthly for my number")
+    await c.press("cancel")
+    await c.say("mtn monthly for my number")  # a network and a validity: a data purchase, the monthly ones
+    assert [row.title for row in c.transcript[-1].rows] == ["2GB Monthly", "5GB Monthly", "10GB Monthly"]
+    text = await c.say("2")  # the second row shown, not the network's second bundle (1GB Weekly)
+    assert "Buy MTN 5GB Monthly data (₦3,500.00)" in text and "Network guessed" not in text
+    await c.press("cancel")
+    assert "MTN has no bundle valid for 14 days" in await c.say("mtn data for 2 weeks for my number")
+    await c.press("cancel")
+    assert "Sorry, I didn't get that." in await c.say("have a nice day")
+    pt = chat(engine, country="CV", language="pt")
+    await pt.say("olá")
+    assert "não há pacote de 1GB válido por 30 dias" in await pt.say("pacote 1GB mensal para 991 23 45")
+    assert (await c.wallet(db, "NGN")).available == 10_000_00  # nothing was bought
+    await assert_ledger_balanced(db)
 
 
 async def test_a_gift_without_an_amount_says_how_to_ask_and_drafts_nothing(engine, db) -> None:

@@ -242,6 +242,24 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("Mon numéro", "CI", {"own_number": True}),
     ("my balance", "NG", {"intent": Intent.CHECK_BALANCE, "own_number": False}),
     ("buy 500 airtime for 08031234567", "NG", {"own_number": False}),
+    # --- how long a bundle lasts, in days: words, or a number and a unit (never an amount)
+    ("mtn 1gb monthly", "NG", {"intent": Intent.BUY_DATA, "data_mb": 1024, "validity_days": 30}),
+    ("mtn 1gb montly", "NG", {"validity_days": 30, "flags": frozenset({"fuzzy"})}),
+    ("mtn 1gb 30 days", "NG", {"amount": None, "data_mb": 1024, "validity_days": 30}),
+    ("2gb for 1 week", "GH", {"amount": None, "data_mb": 2048, "validity_days": 7}),
+    ("1gb 24h", "NG", {"data_mb": 1024, "validity_days": 1}),
+    ("1gb 36 hrs", "NG", {"validity_days": 2}),
+    ("500mb daily abeg", "NG", {"data_mb": 500, "validity_days": 1}),
+    ("1 Go 7 jours orange", "SN", {"amount": None, "network": "ORANGE", "validity_days": 7}),
+    ("forfait 2 Go semaine", "CI", {"data_mb": 2048, "validity_days": 7, "language": "fr"}),
+    ("forfait mensuel", "BJ", {"intent": Intent.BUY_DATA, "validity_days": 30}),
+    ("pacote mensal 5GB", "CV", {"data_mb": 5120, "validity_days": 30}),
+    ("1GB por 30 dias", "CV", {"amount": None, "validity_days": 30}),
+    ("recharge 500 for 2 days", "NG", {"amount": D(500), "validity_days": 2}),
+    ("D50 airtime", "GM", {"amount": D(50), "currency": "GMD", "validity_days": None}),
+    ("bom dia, quero 1GB", "CV", {"data_mb": 1024, "validity_days": None}),  # a greeting, no validity
+    ("bonjour 1 go", "SN", {"data_mb": 1024, "validity_days": None}),
+    ("1gb", "NG", {"validity_days": None}),
 ]
 
 
