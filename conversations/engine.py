@@ -257,6 +257,8 @@ async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
             return await purchase.choose_amount(turn, int(value))
         case "phone" if value == "self":
             return await purchase.use_own_number(turn)
+        case "fund" if value.isdigit() and turn.funding is not None:
+            return await funding.fund_minor(turn, int(value))
         case "changenet" if turn.conversation.state == purchase.AWAIT_CONFIRM:
             return [purchase.change_network(turn)]
         case "lang":
@@ -297,7 +299,13 @@ def _continues_flow(turn: Turn, parsed: Parsed) -> bool:
     """True when a message in the middle of a purchase answers it rather than starting something new."""
     kind = turn.slots.get("kind")
     wanted = _PRODUCT_OF.get(parsed.intent)
-    return parsed.intent is Intent.UNKNOWN or (wanted is not None and wanted.value == kind)
+    # "send it to 0809… instead": a bare "send" with only a number moves the top-up, not money.
+    redirect = parsed.intent is Intent.SEND_MONEY and parsed.strength == 1 and parsed.amount is None
+    return (
+        parsed.intent is Intent.UNKNOWN
+        or (wanted is not None and wanted.value == kind)
+        or (redirect and parsed.phone is not None)
+    )
 
 
 async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Reply]:

@@ -85,6 +85,13 @@ async def on_amount(turn: Turn, parsed: Parsed) -> list[Reply]:
     return await _fund(turn, parsed.amount, text)
 
 
+async def fund_minor(turn: Turn, minor: int) -> list[Reply]:
+    """The user tapped a button to add ``minor`` units of their currency (e.g. a quote's shortfall)."""
+    country = turn.country
+    assert country is not None
+    return await _fund(turn, Money(minor, country.currency).major, turn.message.text or "")
+
+
 async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
     t = turn.t
     country = turn.country

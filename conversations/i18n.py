@@ -27,8 +27,9 @@ REPLY_LANGUAGES = ("en", "fr", "pt")
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"
 
-#: Babel's CVE symbol is a zero-width space; spell the code out instead.
-_CURRENCY_PATTERNS = {"CVE": "#,##0.00\u00a0¤¤"}
+#: Babel's CVE symbol is a zero-width space: spell the code out instead. Its LRD symbol is a bare
+#: "$", which reads as US dollars where both circulate: write Liberian dollars "L$", as Liberians do.
+_CURRENCY_PATTERNS = {"CVE": "#,##0.00\u00a0¤¤", "LRD": "L$#,##0.00"}
 
 
 def reply_language(language: str | None) -> str:

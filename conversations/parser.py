@@ -78,6 +78,8 @@ class Parsed:
     country: str | None = None
     language: str | None = None
     confidence: float = 0.0
+    strength: int = 0
+    """How plainly a word named the intent: 3 strong ("transfer money"), 2 normal, 1 weak ("send"), 0 none."""
     flags: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -591,6 +593,8 @@ def _intent(words: _Words, q: _Quantities, phone: str | None) -> tuple[Intent, i
     )
     if implicit and q.amounts and (phone or words.network):
         return Intent.BUY_AIRTIME, 1
+    if intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1 and (q.amounts or phone or words.network):
+        return Intent.UNKNOWN, 0  # "no, make it 0809…", "ok, 1000": a correction, not a bare yes or no
     return intent, weight
 
 
@@ -663,6 +667,7 @@ def _parse(text: str, country: str) -> Parsed:
         country=words.country,
         language=_language(words, lex),
         confidence=_confidence(intent, weight, words, flags),
+        strength=weight,
         flags=frozenset(flags),
     )
 

@@ -17,7 +17,7 @@ from domain.countries import Bundle, Country, Network
 from domain.models import Quote
 from domain.money import Money, MoneyError
 from domain.orders import ProductKind, QuoteProblem, QuoteRejected, QuoteTerms
-from domain.phones import guess_network, normalize_phone
+from domain.phones import country_of_phone, guess_network, normalize_phone
 from domain.users import available_balance
 
 AWAIT_PHONE = "await_phone"
@@ -43,6 +43,9 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
     if not phone and "invalid_phone" in parsed.flags:
         slots.pop("phone", None)  # asked for again, rather than topping up a number they meant to change
         problems.append(_not_a_phone(turn))
+    if phone and (abroad := _abroad(turn, phone)) is not None:
+        problems.append(abroad)
+        phone = None
     if phone and phone != slots.get("phone"):
         slots["phone"] = phone
         slots.pop("network_guessed", None)
@@ -74,6 +77,21 @@ def _not_a_phone(turn: Turn) -> Reply:
         turn.t._(
             "That doesn't look like a valid phone number. Please send it like %(example)s.",
             example=example_phone(country.code),
+        )
+    )
+
+
+def _abroad(turn: Turn, phone: str) -> Reply | None:
+    """A number of another country: we top up only the user's own country's networks."""
+    country = turn.country
+    assert country is not None
+    if country_of_phone(phone) == country.code:
+        return None
+    return Reply(
+        turn.t._(
+            "I can only top up numbers in %(country)s, and %(phone)s is not one of them.",
+            country=turn.t.country(country.code),
+            phone=display_phone(phone),
         )
     )
 
@@ -316,12 +334,17 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
     quote, available = await orders.create_quote_reading_wallet(
         turn.session, turn.conversation.id, turn.user.id, terms, turn.quote_ttl_seconds
     )
-    slots["quote"] = quote.id
-    turn.set_slots(slots, AWAIT_CONFIRM)
     t = turn.t
     if available is None:
         available = await available_balance(turn.session, turn.user.id, country.currency)
     balance = Money(available, country.currency)
+    short = _shortfall(terms.price, balance)
+    slots["quote"] = quote.id
+    if short is None:
+        slots.pop(SHORT_BY, None)
+    else:
+        slots[SHORT_BY] = max(short.minor, country.funding_min.minor)
+    turn.set_slots(slots, AWAIT_CONFIRM)
     if terms.kind is ProductKind.DATA:
         text = t._(
             "Buy %(product)s data (%(price)s) for %(phone)s?",
@@ -337,6 +360,12 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
             phone=display_phone(terms.phone),
         )
     text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
+    if short is not None:
+        text += "\n" + t._(
+            "That is %(short)s more than you have."
+            " Add money to your wallet first, or choose a smaller amount.",
+            short=t.money(short),
+        )
     if slots.get("network_guessed"):
         text += "\n" + t._(
             "Network guessed from the number: %(network)s. Numbers can move between networks;"
@@ -346,9 +375,26 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
     return Reply(text, buttons=_quote_buttons(turn, slots))
 
 
+#: The slot holding how much to add to the wallet for a quote's price (at least the funding minimum).
+SHORT_BY = "short_by"
+
+
+def _shortfall(price: Money, balance: Money) -> Money | None:
+    """How much more than the wallet holds a price is (None when it can be paid)."""
+    if price.minor <= balance.minor:
+        return None
+    return Money(price.minor - balance.minor, price.currency)
+
+
 def _quote_buttons(turn: Turn, slots: dict[str, Any]) -> tuple[Button, ...]:
+    """Confirm and Cancel (Change network for a guess); a wallet too short for the price gets a
+    button to add the difference instead of a Confirm doomed to fail."""
     t = turn.t
-    buttons = [Button(f"confirm:{slots['quote']}", t._("Confirm")), Button("cancel", t._("Cancel"))]
+    if SHORT_BY in slots and turn.funding is not None:
+        first = Button(f"fund:{slots[SHORT_BY]}", t._("Add money"))
+    else:
+        first = Button(f"confirm:{slots['quote']}", t._("Confirm"))
+    buttons = [first, Button("cancel", t._("Cancel"))]
     if slots.get("network_guessed"):
         buttons.append(Button("changenet", t._("Change network")))
     return tuple(buttons)

@@ -562,8 +562,9 @@ def claim_link_reply(t: Localizer, transfer: MoneyTransfer) -> Reply:
     """The claimable transfer's link for the sender to pass on, and when it expires."""
     assert transfer.claim_token is not None and transfer.expires_at is not None
     text = t._(
-        "✅ %(amount)s is set aside for %(phone)s. Send them this link, or tell them to send"
-        ' "claim %(token)s" to me. If it is not claimed by %(expiry)s, it comes back to you.',
+        "✅ %(amount)s is set aside for %(phone)s. To get it, they send"
+        ' "claim %(token)s" to me: forward them this message. If it is not claimed by %(expiry)s,'
+        " it comes back to you.",
         amount=t.money(Money(transfer.amount, transfer.currency)),
         phone=display_phone(transfer.recipient_phone or ""),
         token=transfer.claim_token,

@@ -222,6 +222,29 @@ async def test_chatter_at_a_quote_keeps_the_same_quote_and_its_confirm_button(en
     await assert_ledger_balanced(db)
 
 
+async def test_a_number_of_another_country_is_refused_and_asked_again(engine, db) -> None:
+    c = chat(engine, country="NG")
+    text = await c.say("buy 500 airtime for +233241234567")
+    assert "I can only top up numbers in Nigeria, and +233 24 123 4567 is not one of them." in text
+    assert "Which phone number should I top up?" in text
+    assert "Buy ₦500.00 Glo airtime for +234 805 123 4567?" in await c.say("08051234567")
+    fr = chat(engine, country="SN", language="fr")
+    text = await fr.say("crédit 1000F pour +2250707123456")
+    assert "Je ne peux recharger que des numéros de ce pays (Sénégal)" in text
+
+
+async def test_the_quote_takes_corrections_and_a_new_recipient(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("buy 1000 airtime for 08051234567")
+    assert "Buy ₦1,000.00 9mobile airtime for +234 809 123 4567?" in await c.say("no, make it 08091234567")
+    assert "Buy ₦2,000.00 9mobile airtime" in await c.say("no wait, 2000")
+    assert "Buy ₦2,000.00 Glo airtime for +234 807 123 4567?" in await c.say("send it to 08071234567 instead")
+    await c.press(c.last_choice("confirm:"))
+    assert "Delivered: ₦2,000.00 Glo airtime to +234 807 123 4567" in await c.receipts()
+    assert (await c.wallet(db, "NGN")).available == 10_000_00 - 2_000_00
+    await assert_ledger_balanced(db)
+
+
 async def test_a_bundle_can_be_picked_by_a_word_of_its_name(engine, db) -> None:
     c = chat(engine, country="NG")
     await c.say("buy data for 08031234567")

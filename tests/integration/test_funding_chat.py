@@ -100,6 +100,28 @@ async def test_fund_5000_gives_a_link_then_credits_and_tells_the_user(rig: Rig, 
     assert await chat.receipts() == ""  # told once
 
 
+async def test_a_quote_the_wallet_cannot_pay_offers_to_add_the_difference(rig: Rig, db: Database) -> None:
+    chat = _chat(rig, "NG", "+2348031230042")
+    await chat.say("hello")
+    quote = await chat.say("buy 500 airtime for my number")
+    assert "That is ₦500.00 more than you have" in quote
+    assert [b.title for b in chat.transcript[-1].buttons][:2] == ["Add money", "Cancel"]  # no doomed Confirm
+    reply = await chat.press(chat.last_choice("fund:"))
+    assert "To add ₦500.00 to your wallet, pay here" in reply
+    sandbox = rig.sandboxes["paystack"]
+    sandbox.pay(sandbox.payments[_reference(sandbox)])
+    await sandbox.idle()
+    assert "₦500.00 was added to your wallet" in await chat.receipts()
+    quote = await chat.say("buy 500 airtime for my number")
+    assert "more than you have" not in quote
+    await chat.press(chat.last_choice("confirm:"))
+    assert "Delivered" in await chat.receipts()
+    assert (await chat.wallet(db, "NGN")).available == 0
+    quote = await chat.say("buy 50 airtime for my number")  # short by less than the smallest top-up
+    assert "That is ₦50.00 more than you have" in quote
+    assert "To add ₦100.00 to your wallet" in await chat.press(chat.last_choice("fund:"))
+
+
 async def test_fund_without_an_amount_asks_how_much(rig: Rig, db: Database) -> None:
     chat = _chat(rig, "NG", "+2348031234568")
     await chat.say("hello")

@@ -28,6 +28,7 @@ def _plain(text: str) -> str:
         ("en", "GN", Money(10_000, "GNF"), "GNF 10,000"),
         ("en", "MR", Money(1_000, "MRU"), "MRU 10.00"),
         ("en", "SL", Money(1_000, "SLE"), "Le 10.00"),
+        ("en", "LR", Money(20_000, "LRD"), "L$200.00"),  # not "$200.00", which reads as US dollars
         ("pt", "SN", Money(10_000, "XOF"), "F CFA 10.000"),
         ("fr", "NG", Money(150_050, "NGN"), "1 500,50 NGN"),
         ("pt", "NG", Money(150_050, "NGN"), "NGN 1.500,50"),

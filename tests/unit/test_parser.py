@@ -242,6 +242,18 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("Mon numéro", "CI", {"own_number": True}),
     ("my balance", "NG", {"intent": Intent.CHECK_BALANCE, "own_number": False}),
     ("buy 500 airtime for 08031234567", "NG", {"own_number": False}),
+    # --- complaints, however they are put, go to a person
+    ("i no receive my airtime", "NG", {"intent": Intent.TALK_TO_AGENT}),
+    ("my airtime never come", "NG", {"intent": Intent.TALK_TO_AGENT}),
+    ("una never send my data since morning", "NG", {"intent": Intent.TALK_TO_AGENT}),
+    ("my data hasn't arrived", "GH", {"intent": Intent.TALK_TO_AGENT}),
+    ("where is my airtime", "LR", {"intent": Intent.TALK_TO_AGENT}),
+    # --- a weak yes or no with a value is a correction, not an answer
+    ("no, make it 08091234567", "NG", {"intent": Intent.UNKNOWN, "phone": "+2348091234567"}),
+    ("no wait, 1000", "NG", {"intent": Intent.UNKNOWN, "amount": D(1000)}),
+    ("non, 2000", "SN", {"intent": Intent.UNKNOWN, "amount": D(2000)}),
+    ("cancel the 1000 airtime", "NG", {"intent": Intent.CANCEL}),
+    ("send it to 08091234567 instead", "NG", {"intent": Intent.SEND_MONEY, "strength": 1}),
     # --- how long a bundle lasts, in days: words, or a number and a unit (never an amount)
     ("mtn 1gb monthly", "NG", {"intent": Intent.BUY_DATA, "data_mb": 1024, "validity_days": 30}),
     ("mtn 1gb montly", "NG", {"validity_days": 30, "flags": frozenset({"fuzzy"})}),
