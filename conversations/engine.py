@@ -356,6 +356,8 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return await identity.start_reset(turn, text)
     if intent in account.NOT_YET:
         return [account.not_yet_reply(turn, intent)]
+    if turn.conversation.mode == Mode.WAITING and intent in (Intent.HELP, Intent.UNKNOWN):
+        return [handoff.still_waiting(turn)]  # "hello?" while a person is on the way
     if intent is Intent.HELP:
         return [account.help_reply(turn)]
     if intent is Intent.THANKS:

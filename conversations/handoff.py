@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conversations.i18n import localizer
+from conversations.i18n import Localizer, localizer
 from conversations.messages import Reply
 from conversations.turn import Turn
 from domain import handoff
@@ -28,7 +28,19 @@ async def hand_off(turn: Turn, reason: Reason) -> Reply:
                 minutes=turn.reply_minutes,
             )
         )
-    return Reply(t._("A person from our support team already has your request and will reply here soon."))
+    return Reply(_already_queued(t))
+
+
+def still_waiting(turn: Turn) -> Reply:
+    """A message the bot cannot act on while a person is on the way: say they are coming."""
+    t = turn.t
+    return Reply(
+        _already_queued(t) + "\n" + t._("Meanwhile I can still help with airtime, data and your balance.")
+    )
+
+
+def _already_queued(t: Localizer) -> str:
+    return t._("A person from our support team already has your request and will reply here soon.")
 
 
 def back_to_bot_text(language: str | None, country: str | None) -> str:

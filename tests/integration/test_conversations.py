@@ -245,6 +245,20 @@ async def test_the_quote_takes_corrections_and_a_new_recipient(engine, db) -> No
     await assert_ledger_balanced(db)
 
 
+async def test_while_a_person_is_on_the_way_chatter_is_told_so_and_the_bot_still_serves(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("hi")
+    assert "passing you to a person" in await c.say("i no receive my airtime")
+    for line in ("hello?", "anybody there"):
+        text = await c.say(line)
+        assert "already has your request and will reply here soon" in text and "Sorry" not in text
+    assert "Your balance: ₦10,000.00" in await c.say("balance")
+    fr = chat(engine, country="SN", language="fr")
+    await fr.say("bonjour")
+    await fr.say("je n'ai pas reçu mon crédit")
+    assert "En attendant, je peux toujours vous aider" in await fr.say("allo ?")
+
+
 async def test_a_bundle_can_be_picked_by_a_word_of_its_name(engine, db) -> None:
     c = chat(engine, country="NG")
     await c.say("buy data for 08031234567")
