@@ -6,6 +6,7 @@ import gettext
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from decimal import Decimal
 from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -16,7 +17,7 @@ from babel.core import get_global
 from babel.dates import format_datetime, format_time, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
 
 from domain.countries import Country
@@ -86,6 +87,10 @@ class Localizer:
     def money(self, amount: Money) -> str:
         """Format exactly (amounts are whole minor units, so Babel never has to round)."""
         return _formatted_money(amount, self.locale)
+
+    def number(self, value: Decimal) -> str:
+        """A plain number as the user's locale writes it ("20,000", "20 000")."""
+        return str(format_decimal(value, locale=self.locale))
 
     def country(self, code: str) -> str:
         """A country's name in the user's language ("Senegal", "Sénégal", "Senegal")."""

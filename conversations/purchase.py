@@ -69,6 +69,23 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
     return problems
 
 
+def _absorb_old_amount(turn: Turn, slots: dict[str, Any], amount: Decimal, old: str) -> Reply | None:
+    """An amount in the currency a redenomination replaced ("SLL 20,000"): taken in today's money,
+    saying so, so no one buys a thousand times what they meant."""
+    country = turn.country
+    assert country is not None
+    problem = _absorb_amount(turn, slots, country.from_old(amount), None)
+    if problem is not None:
+        return problem
+    return Reply(
+        turn.t._(
+            "%(old)s in old money is %(new)s.",
+            old=f"{old} {turn.t.number(amount)}",
+            new=turn.t.money(Money(slots["amount"], country.currency)),
+        )
+    )
+
+
 def _not_a_phone(turn: Turn) -> Reply:
     """A number in the message that is no valid phone (a digit missing or too many, say)."""
     country = turn.country
@@ -99,6 +116,8 @@ def _abroad(turn: Turn, phone: str) -> Reply | None:
 def _absorb_amount(turn: Turn, slots: dict[str, Any], amount: Decimal, currency: str | None) -> Reply | None:
     country = turn.country
     assert country is not None
+    if currency and currency == country.old_currency:
+        return _absorb_old_amount(turn, slots, amount, currency)
     if currency and currency != country.currency:
         slots.pop("amount", None)  # asked for again in the right currency
         return Reply(turn.t._("Prices here are in %(currency)s.", currency=country.currency))
@@ -174,17 +193,16 @@ def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -
     low, high = network.airtime_min, network.airtime_max
     country = turn.country
     assert country is not None
-    if (
-        amount is not None
-        and turn.transfers is None  # no PIN pepper: no PINs here
-        and orders.needs_pin_in(country.code, Money(amount, low.currency))
-    ):
-        return _pin_not_yet(turn, slots, country)
     if amount is not None and low.minor <= amount <= high.minor:
+        if turn.transfers is None and orders.needs_pin_in(country.code, Money(amount, low.currency)):
+            return _pin_not_yet(turn, slots, country)  # no PIN pepper: no PINs here
         return None
     turn.set_slots({k: v for k, v in slots.items() if k != "amount"}, AWAIT_AMOUNT)
     t = turn.t
     suggestions = [Money(low.minor * factor, low.currency) for factor in (2, 5, 10)]
+    meant = _meant_in_old_money(country, Money(amount, low.currency), low, high) if amount else None
+    if meant is not None:
+        suggestions = [meant, *(s for s in suggestions if s != meant)][:3]
     buttons = tuple(Button(f"amount:{s.minor}", t.money(s)) for s in suggestions if s.minor <= high.minor)
     if amount is None:
         text = t._("How much %(network)s airtime?", network=network.name)
@@ -195,7 +213,24 @@ def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -
             low=t.money(low),
             high=t.money(high),
         )
+    if meant is not None:
+        text += "\n" + t._(
+            "Prices are in new %(currency)s: did you mean %(amount)s?",
+            currency=country.currency,
+            amount=t.money(meant),
+        )
     return Reply(text, buttons=buttons)
+
+
+def _meant_in_old_money(country: Country, amount: Money, low: Money, high: Money) -> Money | None:
+    """The amount an out-of-range figure comes to if counted in the old currency, when that fits."""
+    if country.old_currency is None or amount.minor <= high.minor:
+        return None
+    try:
+        meant = Money.of(country.from_old(amount.major), country.currency)
+    except MoneyError:
+        return None
+    return meant if low.minor <= meant.minor <= high.minor else None
 
 
 def _pin_message(turn: Turn, country: Country) -> Reply:

@@ -84,6 +84,14 @@ class Country:
     funding_max: Money = NO_MONEY
     payouts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """Payout kind (``bank``, ``mobile_money``) → gateways that pay out to it here, preferred first."""
+    old_currency: str | None = None
+    """The currency a redenomination replaced, which people still count in (SLL, MRO)."""
+    old_per_new: int = 1
+    """How many units of ``old_currency`` make one of ``currency``."""
+
+    def from_old(self, amount: Decimal) -> Decimal:
+        """An amount counted in the old currency, in the current one (20,000 SLL → 20 SLE)."""
+        return amount / self.old_per_new
 
     @property
     def default_language(self) -> str:
@@ -152,6 +160,8 @@ def _country(code: str, raw: dict[str, Any]) -> Country:
         funding_min=_money(raw.get("funding", {}).get("min", 0), currency),
         funding_max=_money(raw.get("funding", {}).get("max", 0), currency),
         payouts=tuple((kind, tuple(names)) for kind, names in raw.get("payouts", {}).items()),
+        old_currency=raw.get("old_currency", {}).get("code"),
+        old_per_new=int(raw.get("old_currency", {}).get("per_new", 1)),
     )
 
 

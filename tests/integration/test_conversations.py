@@ -19,7 +19,7 @@ from domain.models import Gift
 from domain.money import Money
 from domain.phones import guess_network, normalize_phone
 from nexustop.queues import InProcessQueue
-from tests.integration.dialogue import Chat, chat_engine
+from tests.integration.dialogue import Chat, chat_engine, plain
 
 
 @pytest.fixture
@@ -257,6 +257,26 @@ async def test_while_a_person_is_on_the_way_chatter_is_told_so_and_the_bot_still
     await fr.say("bonjour")
     await fr.say("je n'ai pas reçu mon crédit")
     assert "En attendant, je peux toujours vous aider" in await fr.say("allo ?")
+
+
+async def test_old_leones_and_ouguiyas_are_read_in_todays_money(engine, db) -> None:
+    c = chat(engine, country="SL", phone="+23276123456")
+    await c.say("hi")
+    text = await c.say("airtime SLL 20000 for my number")  # 1,000 old leones are Le 1
+    assert "SLL 20,000 in old money is Le 20.00." in text and "Buy Le 20.00 Orange airtime" in text
+    await c.press("cancel")
+    text = await c.say("airtime 20,000 leones for my number")  # too much in new leones: the hint
+    assert "Prices are in new SLE: did you mean Le 20.00?" in text
+    assert plain(c.transcript[-1].buttons[0].title) == "Le 20.00"
+    assert "Buy Le 20.00 Orange airtime" in await c.press(c.transcript[-1].buttons[0].id)
+    await c.press("cancel")
+    text = await c.say("airtime 300 for my number")  # within today's range: taken as it is
+    assert "Buy Le 300.00 Orange airtime" in text and "old money" not in text
+    await c.press("cancel")
+    mr = chat(engine, country="MR", language="fr", phone="+22222123456")
+    await mr.say("bonjour")
+    assert "MRO 1 000 en ancienne monnaie font 100,00 UM." in await mr.say("crédit 1000 MRO pour mon numéro")
+    assert (await c.wallet(db, "SLE")).available == 350_00  # nothing bought
 
 
 async def test_a_bundle_can_be_picked_by_a_word_of_its_name(engine, db) -> None:

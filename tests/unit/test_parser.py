@@ -242,6 +242,10 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("Mon numéro", "CI", {"own_number": True}),
     ("my balance", "NG", {"intent": Intent.CHECK_BALANCE, "own_number": False}),
     ("buy 500 airtime for 08031234567", "NG", {"own_number": False}),
+    # --- the currencies a redenomination replaced are told apart from today's
+    ("airtime SLL 20000", "SL", {"amount": D(20000), "currency": "SLL"}),
+    ("Le 20 airtime", "SL", {"amount": D(20), "currency": "SLE"}),
+    ("credit 1000 MRO", "MR", {"amount": D(1000), "currency": "MRO"}),
     # --- complaints, however they are put, go to a person
     ("i no receive my airtime", "NG", {"intent": Intent.TALK_TO_AGENT}),
     ("my airtime never come", "NG", {"intent": Intent.TALK_TO_AGENT}),
