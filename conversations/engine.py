@@ -27,6 +27,7 @@ from conversations.messages import ChatKind, InboundMessage, Reply, forgetting
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
 from domain import handoff as modes
+from domain import orders
 from domain.countries import get_country
 from domain.database import Database
 from domain.funding import FundingService
@@ -248,7 +249,7 @@ async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
         case "confirm":
             return await purchase.confirm(turn, value or None)
         case "cancel":
-            return [_cancel(turn)]
+            return [await _cancel(turn)]
         case "net":
             return await purchase.choose_network(turn, value)
         case "bundle":
@@ -276,7 +277,7 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
     parsed = parse(text, country.code)
     state = turn.conversation.state
     if parsed.intent is Intent.CANCEL:
-        return [_cancel(turn)]
+        return [await _cancel(turn)]
     if state == gifting.AWAIT_GIFT_PHONE:
         return await gifting.on_text(turn, text)
     for flow in (transfers.on_text, identity.on_text):
@@ -358,6 +359,15 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [account.not_yet_reply(turn, intent)]
     if turn.conversation.mode == Mode.WAITING and intent in (Intent.HELP, Intent.UNKNOWN):
         return [handoff.still_waiting(turn)]  # "hello?" while a person is on the way
+    if (
+        intent is Intent.HELP
+        and turn.conversation.state in purchase.PURCHASE_STATES
+        and "quote" not in turn.slots
+    ):
+        return [
+            account.help_reply(turn),
+            *(await purchase.advance(turn, turn.slots)),
+        ]  # then the question again
     if intent is Intent.HELP:
         return [account.help_reply(turn)]
     if intent is Intent.THANKS:
@@ -387,11 +397,21 @@ def _carry_recipient(turn: Turn, slots: dict[str, object]) -> None:
                 slots[key] = previous[key]
 
 
-def _cancel(turn: Turn) -> Reply:
+async def _cancel(turn: Turn) -> Reply:
     had_flow = turn.conversation.state != "idle"
     turn.reset()
     if had_flow:
         return Reply(turn.t._("Cancelled. Nothing was charged."))
+    last = await orders.last_order(turn.session, turn.user.id)
+    if last is not None and last.state in IN_FLIGHT:
+        # A top-up sent to the network cannot be called back: say so rather than "nothing to cancel".
+        return Reply(
+            turn.t._(
+                "Your order %(ref)s is already with the network and can't be cancelled."
+                " I'll message you as soon as it is done.",
+                ref=last.reference,
+            )
+        )
     return Reply(turn.t._("There is nothing to cancel."))
 
 

@@ -101,7 +101,7 @@ async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
     try:
         money = Money.of(amount, country.currency)
     except MoneyError:
-        return [Reply(t._("That amount is not valid in %(currency)s.", currency=country.currency))]
+        return [Reply(t.bad_amount(amount, country.currency))]
     try:
         started = await service.start(
             turn.session,

@@ -40,8 +40,11 @@ from domain.users import available_balance, identity_by_username
 
 #: Waiting for the number a claimed gift should top up (slots: ``gift``, maybe ``phone``).
 AWAIT_GIFT_PHONE = "await_gift_phone"
-#: A deep-link payload or a typed "claim <token>".
-_TOKEN = re.compile(r"^(?:/?(?:start|claim)\s+)?([cgm]_[A-Za-z0-9_-]{10,40})$", re.IGNORECASE)
+#: A deep-link payload or a typed "claim <token>" (the French and Portuguese replies say "réclamer",
+#: "resgatar").
+_TOKEN = re.compile(
+    r"^(?:/?(?:start|claim|r[ée]clamer|resgatar)\s+)?([cgm]_[A-Za-z0-9_-]{10,40})$", re.IGNORECASE
+)
 _COMMAND = re.compile(r"^/?gift(?:@\w+)?\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
 _SHARES = re.compile(r"^(\d{1,2})\s*[x×*]\s*(.+)$", re.IGNORECASE)
 #: ``@username`` anywhere in the command (Telegram handles: letters, digits, underscores).
@@ -94,7 +97,7 @@ def _price(t: Localizer, country: Country, spec: str) -> _Priced | str:
         try:
             amount = Money.of(parsed.amount, country.currency).minor
         except MoneyError:
-            return t._("That amount is not valid in %(currency)s.", currency=country.currency)
+            return t.bad_amount(parsed.amount, country.currency)
         low = max(n.airtime_min.minor for n in country.networks)
         high = min(n.airtime_max.minor for n in country.networks)
         if not low <= amount <= high:
@@ -547,12 +550,10 @@ async def _confirm(turn: Turn, gift_id: int) -> list[Reply]:
     return [
         Reply(
             t.n_(
-                "🎁 Your gift is ready. Send your friend this link,"
-                ' or tell them to send "claim %(token)s" to me.'
-                " Unclaimed, it comes back to you in %(hours)s hour.",
-                "🎁 Your gift is ready. Send your friend this link,"
-                ' or tell them to send "claim %(token)s" to me.'
-                " Unclaimed, it comes back to you in %(hours)s hours.",
+                '🎁 Your gift is ready. To get it, your friend sends "claim %(token)s" to me:'
+                " forward them this message. Unclaimed, it comes back to you in %(hours)s hour.",
+                '🎁 Your gift is ready. To get it, your friend sends "claim %(token)s" to me:'
+                " forward them this message. Unclaimed, it comes back to you in %(hours)s hours.",
                 hours,
                 token=gift.claim_token,
                 hours=hours,

@@ -6,7 +6,7 @@ import gettext
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
@@ -17,11 +17,11 @@ from babel.core import get_global
 from babel.dates import format_datetime, format_time, get_timezone
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_symbol
 from babel.support import Translations
 
 from domain.countries import Country
-from domain.money import Money
+from domain.money import Money, MoneyError, minor_digits
 
 #: Languages we reply in. Nigerian Pidgin is understood and answered in English.
 REPLY_LANGUAGES = ("en", "fr", "pt")
@@ -31,6 +31,7 @@ DOMAIN = "messages"
 #: Babel's CVE symbol is a zero-width space: spell the code out instead. Its LRD symbol is a bare
 #: "$", which reads as US dollars where both circulate: write Liberian dollars "L$", as Liberians do.
 _CURRENCY_PATTERNS = {"CVE": "#,##0.00\u00a0¤¤", "LRD": "L$#,##0.00"}
+_CURRENCY_SIGNS = {"CVE": "CVE", "LRD": "L$"}
 
 
 def reply_language(language: str | None) -> str:
@@ -87,6 +88,28 @@ class Localizer:
     def money(self, amount: Money) -> str:
         """Format exactly (amounts are whole minor units, so Babel never has to round)."""
         return _formatted_money(amount, self.locale)
+
+    def currency(self, code: str) -> str:
+        """A currency as people here write it: its sign ("F CFA", "UM", "₦"), or a clearer one
+        where Babel's is blank (CVE) or reads as another currency (LRD)."""
+        return _CURRENCY_SIGNS.get(code) or str(get_currency_symbol(code, locale=self.locale))
+
+    def bad_amount(self, amount: Decimal | None, currency: str) -> str:
+        """Why ``amount`` is no sum of ``currency`` to pay: too many decimals (F CFA has none), or
+        not an amount at all."""
+        sign = self.currency(currency)
+        if amount is not None and amount.is_finite() and amount > 0:
+            try:
+                digits = minor_digits(currency)
+            except MoneyError:
+                digits = 2
+            if amount != amount.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_DOWN):
+                if digits == 0:
+                    return self._(
+                        "%(currency)s amounts have no decimals: please send a whole number.", currency=sign
+                    )
+                return self._("%(currency)s amounts have at most two decimals.", currency=sign)
+        return self._("That amount is not valid in %(currency)s.", currency=sign)
 
     def number(self, value: Decimal) -> str:
         """A plain number as the user's locale writes it ("20,000", "20 000")."""
@@ -151,7 +174,21 @@ def display_phone(e164: str) -> str:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
         return e164
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return _in_pairs(number, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+#: Where people write a mobile number in pairs of digits though libphonenumber groups it otherwise
+#: (Côte d'Ivoire's ten digits: "07 07 08 09 10", not "07 07 08 0910").
+_PAIRED = frozenset({"CI"})
+
+
+def _in_pairs(number: phonenumbers.PhoneNumber, formatted: str) -> str:
+    """``formatted`` with its national digits in pairs where that is the local habit."""
+    national = phonenumbers.national_significant_number(number)
+    if phonenumbers.region_code_for_number(number) not in _PAIRED or len(national) % 2:
+        return formatted
+    pairs = " ".join(national[i : i + 2] for i in range(0, len(national), 2))
+    return f"+{number.country_code} {pairs}" if formatted.startswith("+") else pairs
 
 
 def N_(message: str) -> str:
@@ -171,4 +208,4 @@ def example_phone(country: str) -> str:
     number = phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE)
     if number is None:
         return ""
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return _in_pairs(number, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))

@@ -191,8 +191,10 @@ def _fuzzy_targets(
         if " " not in k
         and len(k) >= 3
         and k not in no_fuzzy
-        # A short validity word is too close to everyday ones ("dat", "weak") to correct into.
+        # A short validity word is too close to everyday ones ("dat", "weak") to correct into,
+        # and so is a utility's acronym ("cest" is no "ceet", "ecv" no "ecg").
         and (e.intents or e.network or (e.validity_days and len(k) > _SHORT_TOKEN + 1))
+        and not (len(k) <= _SHORT_TOKEN and dict(e.intents).keys() == {Intent.PAY_BILL})
     ]
     short: dict[str, list[str]] = {}
     for word in singles:
@@ -487,8 +489,21 @@ def _read_quantity(m: re.Match[str], units: _Units, lex: _Lexicon, found: _Quant
     return True
 
 
+#: Cabo Verde writes escudos with the sign between units and cents: "200$00", "1.500$00".
+_ESCUDOS = re.compile(r"(?<![0-9.,$])([0-9]{1,3}(?:[. \u00a0][0-9]{3})+|[0-9]+)\$([0-9]{2})(?![0-9])")
+
+
+def _find_escudos(scan: _Scan, found: _Quantities) -> None:
+    for m in list(_ESCUDOS.finditer(scan.text)):
+        whole = re.sub(r"[^0-9]", "", m.group(1))
+        found.amounts.append((_integral(Decimal(f"{whole}.{m.group(2)}")), "CVE"))
+        scan.blank(m.start(), m.end())
+
+
 def _find_quantities(scan: _Scan, lex: _Lexicon) -> _Quantities:
     units, found = _units(), _Quantities()
+    if lex.currency == "CVE":
+        _find_escudos(scan, found)
     for m in list(units.pattern.finditer(scan.text)):
         if not m.group("suf") and _glued_word(lex, scan.text, m.start("num"), m.end()):
             continue
@@ -574,7 +589,7 @@ def _choose(scores: dict[Intent, int], entities: bool) -> tuple[Intent, int]:
     return next(i for i in order if scores.get(i) == best), best
 
 
-def _intent(words: _Words, q: _Quantities, phone: str | None) -> tuple[Intent, int]:
+def _intent(words: _Words, q: _Quantities, phone: str | None, lex: _Lexicon) -> tuple[Intent, int]:
     scores = dict(words.scores)
     if q.sizes:
         scores[Intent.BUY_DATA] = max(scores.get(Intent.BUY_DATA, 0), DATA_WORD_WEIGHT)
@@ -593,9 +608,22 @@ def _intent(words: _Words, q: _Quantities, phone: str | None) -> tuple[Intent, i
     )
     if implicit and q.amounts and (phone or words.network):
         return Intent.BUY_AIRTIME, 1
+    if _credit_meant(intent, weight, words, phone, lex):
+        return Intent.BUY_AIRTIME, weight
     if intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1 and (q.amounts or phone or words.network):
         return Intent.UNKNOWN, 0  # "no, make it 0809…", "ok, 1000": a correction, not a bare yes or no
     return intent, weight
+
+
+def _credit_meant(intent: Intent, weight: int, words: _Words, phone: str | None, lex: _Lexicon) -> bool:
+    """Whether a balance or send word is about phone credit: "quero saldo para 99…", "comprar
+    saldo" (a balance has no recipient and nothing to buy), "send 500 credit to 0803…"; in
+    Portuguese, where "saldo" is also the word for credit, "manda 500 de saldo pro 99…"."""
+    scores = words.scores
+    if intent is Intent.CHECK_BALANCE:
+        return phone is not None or Intent.BUY_AIRTIME in scores
+    credit = Intent.BUY_AIRTIME in scores or (Intent.CHECK_BALANCE in scores and lex.default_language == "pt")
+    return intent is Intent.SEND_MONEY and weight == 1 and phone is not None and credit
 
 
 def _language(words: _Words, lex: _Lexicon) -> str | None:
@@ -651,7 +679,7 @@ def _parse(text: str, country: str) -> Parsed:
     quantities = _find_quantities(scan, lex)
     words = _read_words(lex, scan.text)
     phone = scan.phones[0] if scan.phones else None
-    intent, weight = _intent(words, quantities, phone)
+    intent, weight = _intent(words, quantities, phone, lex)
     amount, currency = _amount(quantities)
     flags = _flags(scan, quantities, words, code)
     return Parsed(

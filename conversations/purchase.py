@@ -120,12 +120,12 @@ def _absorb_amount(turn: Turn, slots: dict[str, Any], amount: Decimal, currency:
         return _absorb_old_amount(turn, slots, amount, currency)
     if currency and currency != country.currency:
         slots.pop("amount", None)  # asked for again in the right currency
-        return Reply(turn.t._("Prices here are in %(currency)s.", currency=country.currency))
+        return Reply(turn.t._("Prices here are in %(currency)s.", currency=turn.t.currency(country.currency)))
     try:
         slots["amount"] = Money.of(amount, country.currency).minor
     except MoneyError:
         slots.pop("amount", None)
-        return Reply(turn.t._("That amount is not valid in %(currency)s.", currency=country.currency))
+        return Reply(turn.t.bad_amount(amount, country.currency))
     return None
 
 
@@ -395,11 +395,15 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
             phone=display_phone(terms.phone),
         )
     text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
-    if short is not None:
+    if short is not None and _can_fund(turn):
         text += "\n" + t._(
             "That is %(short)s more than you have."
             " Add money to your wallet first, or choose a smaller amount.",
             short=t.money(short),
+        )
+    elif short is not None:
+        text += "\n" + t._(
+            "That is %(short)s more than you have: choose a smaller amount.", short=t.money(short)
         )
     if slots.get("network_guessed"):
         text += "\n" + t._(
@@ -421,15 +425,21 @@ def _shortfall(price: Money, balance: Money) -> Money | None:
     return Money(price.minor - balance.minor, price.currency)
 
 
+def _can_fund(turn: Turn) -> bool:
+    """Whether the user can add money to their wallet here (a gateway serves their country)."""
+    country = turn.country
+    return turn.funding is not None and country is not None and bool(country.funding_gateways)
+
+
 def _quote_buttons(turn: Turn, slots: dict[str, Any]) -> tuple[Button, ...]:
-    """Confirm and Cancel (Change network for a guess); a wallet too short for the price gets a
-    button to add the difference instead of a Confirm doomed to fail."""
+    """Confirm and Cancel (Change network for a guess); a wallet too short for the price gets,
+    instead of a Confirm doomed to fail, a button to add the difference where that is possible."""
     t = turn.t
-    if SHORT_BY in slots and turn.funding is not None:
-        first = Button(f"fund:{slots[SHORT_BY]}", t._("Add money"))
-    else:
-        first = Button(f"confirm:{slots['quote']}", t._("Confirm"))
-    buttons = [first, Button("cancel", t._("Cancel"))]
+    buttons = [Button("cancel", t._("Cancel"))]
+    if SHORT_BY not in slots:
+        buttons.insert(0, Button(f"confirm:{slots['quote']}", t._("Confirm")))
+    elif _can_fund(turn):
+        buttons.insert(0, Button(f"fund:{slots[SHORT_BY]}", t._("Add money")))
     if slots.get("network_guessed"):
         buttons.append(Button("changenet", t._("Change network")))
     return tuple(buttons)

@@ -116,13 +116,15 @@ def _absorb_amount(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> Reply |
     if parsed.amount is None:
         return None
     if parsed.currency and parsed.currency != country.currency:
-        return Reply(t._("I can only send %(currency)s from your wallet.", currency=country.currency))
+        return Reply(
+            t._("I can only send %(currency)s from your wallet.", currency=t.currency(country.currency))
+        )
     try:
         minor = Money.of(parsed.amount, country.currency).minor
     except MoneyError:
         minor = 0
     if minor <= 0:
-        return Reply(t._("That amount is not valid in %(currency)s.", currency=country.currency))
+        return Reply(t.bad_amount(parsed.amount, country.currency))
     slots["amount"] = minor
     return None
 

@@ -21,7 +21,8 @@ WEIGHTS: dict[str, int] = {"strong": 3, "normal": 2, "weak": 1}
 #: Weight a data word ("bundle", "forfait", "dados") gives to ``Intent.BUY_DATA``.
 DATA_WORD_WEIGHT = 2
 
-WORD_RE = re.compile(r"[^\W_]+")
+#: A word: letters and digits, or one pictograph ("👍" answers yes as well as "ok" does).
+WORD_RE = re.compile(r"[^\W_]+|[\u2600-\u27bf\U0001f300-\U0001faff]")
 
 
 def _fold_table() -> dict[int, str]:

@@ -41,9 +41,18 @@ class _Plan:
     general: re.Pattern[str]
     mobile: re.Pattern[str]
     special: tuple[re.Pattern[str], ...]
+    legacy_prefix: str | None = None
+    """What a renumbering put in front of every number ("01" in Benin since 2024)."""
 
     def e164(self, national: str) -> str | None:
-        """Return the E.164 form of a national significant number if it is mobile-ish here."""
+        """Return the E.164 form of a national significant number if it is mobile-ish here
+        (a number from before a renumbering gets today's prefix)."""
+        found = self._e164(national)
+        if found is None and self.legacy_prefix:
+            found = self._e164(self.legacy_prefix + national)
+        return found
+
+    def _e164(self, national: str) -> str | None:
         if not self.general.fullmatch(national) or not self.mobile.fullmatch(national):
             return None
         if any(p.fullmatch(national) for p in self.special):
@@ -79,7 +88,13 @@ def _plan(region: str) -> _Plan | None:
         general=general,
         mobile=mobile,
         special=special,
+        legacy_prefix=_LEGACY_PREFIXES.get(region),
     )
+
+
+#: Renumberings people still dial the old way: Benin's eight-digit numbers became ten on
+#: 30 November 2024 by taking "01" in front ("97 12 34 56" is now "01 97 12 34 56").
+_LEGACY_PREFIXES = {"BJ": "01"}
 
 
 @lru_cache(maxsize=1)

@@ -109,8 +109,10 @@ async def test_replayed_and_stale_confirmations_buy_once(engine, db) -> None:
 
 async def test_a_purchase_the_wallet_cannot_afford_is_refused_without_moving_money(engine, db) -> None:
     c = chat(engine, country="NG")
-    await c.say("airtime 15000 for 08031234567")
-    text = await c.press(c.last_choice("confirm:"))
+    text = await c.say("airtime 15000 for 08031234567")
+    assert "That is ₦5,000.00 more than you have: choose a smaller amount." in text
+    assert not any(b.id.startswith("confirm:") for b in c.transcript[-1].buttons)
+    text = await c.say("yes")  # confirming anyway is refused by the ledger
     assert "not enough" in text and "Nothing was charged" in text
     assert "₦10,000.00" in await c.say("balance")
 
@@ -170,7 +172,7 @@ async def test_changing_a_quote_to_a_bad_number_or_currency_asks_again_instead_o
     assert "numéro de téléphone valide" in text and "Quel numéro" in text and "Acheter" not in text
     assert "Acheter 1 000 F CFA" in await c.say("77 123 45 67")
     text = await c.say("crédit GH₵10 pour 77 123 45 67")
-    assert "XOF" in text and "Combien" in text and "Acheter" not in text
+    assert "F CFA" in text and "Combien" in text and "Acheter" not in text
     await c.press("cancel")
     assert (await c.wallet(db, "XOF")).available == 10_000
 
@@ -277,6 +279,50 @@ async def test_old_leones_and_ouguiyas_are_read_in_todays_money(engine, db) -> N
     await mr.say("bonjour")
     assert "MRO 1 000 en ancienne monnaie font 100,00 UM." in await mr.say("crédit 1000 MRO pour mon numéro")
     assert (await c.wallet(db, "SLE")).available == 350_00  # nothing bought
+
+
+async def test_french_and_portuguese_money_habits_get_clear_answers(engine, db) -> None:
+    sn = chat(engine, country="SN", language="fr")
+    await sn.say("bonjour")
+    assert "Ici, les prix sont en F CFA." in await sn.say("credit 10 euros pour 771112233")
+    await sn.press("cancel")
+    text = await sn.say("credit 1000,5 pour 771112233")
+    assert "Les montants en F CFA n'ont pas de décimales" in text
+    await sn.press("cancel")
+    assert "Acheter 1 000 F CFA de crédit" in await sn.say("transfert de crédit 1000 au 771112233")
+    await sn.press("cancel")
+    cv = chat(engine, country="CV", language="pt")
+    await cv.say("olá")
+    assert "Comprar recarga Alou de 200,00 CVE" in await cv.say("recarga 200$00 para 9923456")
+    await cv.press("cancel")
+    # "saldo" with a number is credit for it, not the wallet's balance
+    assert "Qual o valor da recarga Alou?" in await cv.say("quero saldo para 9923456")
+    gn = chat(engine, country="GN", language="fr")  # no gateway funds wallets in Guinea
+    await gn.say("bonjour")
+    text = await gn.say("credit 150000 pour 622123456")  # more than the demo wallet holds
+    assert "choisissez un montant plus petit" in text and "Alimentez" not in text
+    assert [b.id for b in gn.transcript[-1].buttons] == ["cancel"]  # neither a doomed Confirm nor Add money
+
+
+async def test_a_greeting_mid_purchase_asks_the_question_again_and_cancel_explains_an_order_in_flight(
+    engine, db
+) -> None:
+    c = chat(engine, country="SN", language="fr")
+    await c.say("forfait internet")
+    text = await c.say("bonjour")
+    assert "Essayez" in text and text.rstrip().endswith("Quel numéro dois-je recharger ?")
+    ng = chat(engine, country="NG")
+    await ng.say("buy 500 airtime for 08051232222")  # 2222: the network confirms later
+    await ng.press(ng.last_choice("confirm:"))
+    assert "already with the network and can't be cancelled" in await ng.say("cancel")
+    assert "Delivered" in await ng.receipts()
+    assert "There is nothing to cancel." in await ng.say("cancel")
+    bj = chat(engine, country="BJ", language="fr")
+    await bj.say("bonjour")
+    assert "+229 01 97 12 34 56" in await bj.say("credit 500 pour 97 12 34 56")  # an eight-digit number
+    ci = chat(engine, country="CI", language="fr")
+    await ci.say("bonjour")
+    assert "+225 07 07 08 09 10" in await ci.say("credit 500 pour 0707080910")
 
 
 async def test_a_bundle_can_be_picked_by_a_word_of_its_name(engine, db) -> None:
@@ -496,7 +542,8 @@ async def test_a_one_to_one_gift_link_is_claimed_and_paid_from_the_senders_walle
     assert "✅ Delivered: ₦500.00 MTN airtime" in await friend.receipts()
     assert "received your gift" in await sender.receipts()
 
-    await friend.say(f"claim {link.removeprefix('start:')}")  # a second claim moves nothing
+    # A second claim moves nothing (typed with the French word the French replies give).
+    assert "already claimed" in await friend.say(f"réclamer {link.removeprefix('start:')}")
     await friend.receipts()
     assert (await sender.wallet(db, "NGN")).posted == 950_000
     assert (await friend.wallet(db, "NGN")).posted == 1_000_000

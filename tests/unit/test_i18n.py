@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -57,6 +58,19 @@ def test_translations_follow_the_language() -> None:
 
 def test_phone_numbers_are_shown_in_international_form() -> None:
     assert display_phone("+2348031234567") == "+234 803 123 4567"
+    assert display_phone("+2250707080910") == "+225 07 07 08 09 10"  # Ivorians write pairs
+
+
+def test_amounts_a_currency_cannot_hold_are_explained_in_its_local_sign() -> None:
+    fr = localizer("fr", get_country("SN"))
+    assert _plain(fr.bad_amount(Decimal("1000.5"), "XOF")) == (
+        "Les montants en F CFA n'ont pas de décimales : envoyez un nombre entier."
+    )
+    en = localizer("en", get_country("NG"))
+    assert en.bad_amount(Decimal("10.555"), "NGN") == "₦ amounts have at most two decimals."
+    assert en.bad_amount(Decimal("0"), "NGN") == "That amount is not valid in ₦."
+    assert en.currency("CVE") == "CVE" and en.currency("LRD") == "L$"
+    assert _plain(fr.currency("XOF")) == "F CFA"
 
 
 def test_history_times_are_shown_in_the_users_time_zone() -> None:

@@ -31,6 +31,9 @@ NORMALIZE = [
     ("0770123456", "LR", "+231770123456"),
     ("076 123456", "SL", "+23276123456"),
     ("22 12 34 56", "MR", "+22222123456"),
+    ("01 97 12 34 56", "BJ", "+2290197123456"),
+    ("97 12 34 56", "BJ", "+2290197123456"),  # dialled as before the 2024 renumbering
+    ("+229 97 12 34 56", "BJ", "+2290197123456"),
     ("+44 7911 123456", "NG", "+447911123456"),
     ("01 234 5678", "NG", None),  # Lagos landline: not mobile
     ("0803123456", "NG", None),  # one digit short
@@ -96,6 +99,13 @@ def test_mask_phone(e164: str, expected: str) -> None:
 
 
 def _reference(digits: str, country: str) -> str | None:
+    found = _by_phonenumbers(digits, country)
+    if found is None and country == "BJ":  # Benin's renumbering: old numbers take "01" in front
+        found = _by_phonenumbers("01" + digits, country)
+    return found
+
+
+def _by_phonenumbers(digits: str, country: str) -> str | None:
     try:
         number = phonenumbers.parse(digits, country)
     except phonenumbers.NumberParseException:
