@@ -500,12 +500,21 @@ def _find_escudos(scan: _Scan, found: _Quantities) -> None:
         scan.blank(m.start(), m.end())
 
 
+def _negative(text: str, start: int) -> bool:
+    """Whether a quantity at ``start`` has a minus sign of its own ("-500", not "1-500")."""
+    return start > 0 and text[start - 1] in "-−" and (start < 2 or not text[start - 2].isalnum())
+
+
 def _find_quantities(scan: _Scan, lex: _Lexicon) -> _Quantities:
     units, found = _units(), _Quantities()
     if lex.currency == "CVE":
         _find_escudos(scan, found)
     for m in list(units.pattern.finditer(scan.text)):
         if not m.group("suf") and _glued_word(lex, scan.text, m.start("num"), m.end()):
+            continue
+        if _negative(scan.text, m.start()):
+            scan.flags.add("negative_amount")  # "-500" is no amount to buy, not 500 either
+            scan.blank(m.start() - 1, m.end())
             continue
         if _read_quantity(m, units, lex, found):
             scan.blank(m.start(), m.end())

@@ -66,6 +66,18 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
         problem = _absorb_amount(turn, slots, parsed.amount, parsed.currency)
         if problem:
             problems.append(problem)
+    elif "negative_amount" in parsed.flags and turn.country is not None:
+        slots.pop("amount", None)
+        problems.append(Reply(turn.t.bad_amount(None, turn.country.currency)))
+    if "multiple_phones" in parsed.flags and slots.get("phone"):
+        problems.append(
+            Reply(
+                turn.t._(
+                    "One number at a time: this order is for %(phone)s. Send the next one after it.",
+                    phone=display_phone(slots["phone"]),
+                )
+            )
+        )
     return problems
 
 

@@ -304,6 +304,16 @@ async def test_french_and_portuguese_money_habits_get_clear_answers(engine, db) 
     assert [b.id for b in gn.transcript[-1].buttons] == ["cancel"]  # neither a doomed Confirm nor Add money
 
 
+async def test_a_negative_amount_moves_nothing_and_two_numbers_are_one_at_a_time(engine, db) -> None:
+    c = chat(engine, country="NG")
+    text = await c.say("airtime -500 for 08051234567")
+    assert "That amount is not valid in ₦." in text and "How much Glo airtime?" in text
+    text = await c.say("data 1gb for 08051234567 and 08091234567")
+    assert "One number at a time: this order is for +234 805 123 4567." in text
+    assert "Buy Glo 1GB Daily data (₦350.00) for +234 805 123 4567?" in text
+    assert (await c.wallet(db, "NGN")).available == 10_000_00
+
+
 async def test_a_greeting_mid_purchase_asks_the_question_again_and_cancel_explains_an_order_in_flight(
     engine, db
 ) -> None:

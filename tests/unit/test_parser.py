@@ -275,6 +275,14 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("5 dollars airtime", "LR", {"amount": D(5), "currency": "LRD"}),
     ("recarga 5 dolares", "GW", {"amount": D(5), "currency": "USD"}),
     ("credit 1000 anciens ouguiyas", "MR", {"amount": D(1000), "currency": "MRO"}),
+    # --- a minus sign makes no amount; two numbers are flagged
+    ("airtime -500", "NG", {"amount": None, "flags": frozenset({"negative_amount"})}),
+    ("0803-123-4567 500", "NG", {"amount": D(500), "phone": "+2348031234567"}),
+    (
+        "1gb for 08051234567 and 08091234567",
+        "NG",
+        {"phone": "+2348051234567", "flags": frozenset({"multiple_phones"})},
+    ),
     # --- complaints, however they are put, go to a person
     ("i no receive my airtime", "NG", {"intent": Intent.TALK_TO_AGENT}),
     ("my airtime never come", "NG", {"intent": Intent.TALK_TO_AGENT}),
