@@ -314,6 +314,10 @@ async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Repl
     slots = turn.slots
     if state == purchase.AWAIT_BUNDLE and (code := purchase.bundle_from_text(turn, text)):
         slots["bundle"] = code
+        if purchase.row_number(text) is not None:
+            parsed = Parsed(intent=Intent.UNKNOWN)  # the number picked a row: it is no price
+    elif state == purchase.AWAIT_BUNDLE and purchase.row_number(text) is not None:
+        return purchase.not_a_row(turn)
     elif (
         state == purchase.AWAIT_PHONE and not parsed.phone and (phone := purchase.phone_from_text(turn, text))
     ):
@@ -359,15 +363,11 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [account.not_yet_reply(turn, intent)]
     if turn.conversation.mode == Mode.WAITING and intent in (Intent.HELP, Intent.UNKNOWN):
         return [handoff.still_waiting(turn)]  # "hello?" while a person is on the way
-    if (
-        intent is Intent.HELP
-        and turn.conversation.state in purchase.PURCHASE_STATES
-        and "quote" not in turn.slots
-    ):
-        return [
-            account.help_reply(turn),
-            *(await purchase.advance(turn, turn.slots)),
-        ]  # then the question again
+    if intent is Intent.HELP and turn.conversation.state in purchase.PURCHASE_STATES:
+        # then the question again, or the quote still open
+        if "quote" in turn.slots:
+            return [account.help_reply(turn), purchase.quote_still_open(turn)]
+        return [account.help_reply(turn), *(await purchase.advance(turn, turn.slots))]
     if intent is Intent.HELP:
         return [account.help_reply(turn)]
     if intent is Intent.THANKS:

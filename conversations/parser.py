@@ -404,7 +404,7 @@ def _units() -> _Units:
         rf"(?:(?<![^\W\d_])(?P<pre>{prefixes})(?P<psp>[ \u00a0]?)(?=[0-9]))?"
         r"(?<![0-9])(?P<num>[0-9]+(?:[.,][0-9]{1,3}(?![0-9])|[ \u00a0\u202f][0-9]{3}(?![0-9]))*)"
         rf"(?:[ \u00a0]?(?P<mult>{mults})(?![^\W\d_]))?"
-        rf"(?:(?P<ssp>[ \u00a0]?)(?P<suf>{suffixes})(?![^\W\d_]))?"
+        rf"(?:(?P<ssp>[ \u00a0-]?)(?P<suf>{suffixes})(?![^\W\d_]))?"
         r"(?![0-9])"
     )
     return _Units(
@@ -619,20 +619,26 @@ def _intent(words: _Words, q: _Quantities, phone: str | None, lex: _Lexicon) -> 
         return Intent.BUY_AIRTIME, 1
     if _credit_meant(intent, weight, words, phone, lex):
         return Intent.BUY_AIRTIME, weight
-    if intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1 and (q.amounts or phone or words.network):
+    corrects = q.amounts or q.days or phone or words.network or words.validity_days or words.own_number
+    if intent in (Intent.CONFIRM, Intent.CANCEL) and weight == 1 and corrects:
         return Intent.UNKNOWN, 0  # "no, make it 0809…", "ok, 1000": a correction, not a bare yes or no
     return intent, weight
 
 
 def _credit_meant(intent: Intent, weight: int, words: _Words, phone: str | None, lex: _Lexicon) -> bool:
     """Whether a balance or send word is about phone credit: "quero saldo para 99…", "comprar
-    saldo" (a balance has no recipient and nothing to buy), "send 500 credit to 0803…"; in
-    Portuguese, where "saldo" is also the word for credit, "manda 500 de saldo pro 99…"."""
+    saldo" (a balance has no recipient and nothing to buy), "transférer 500 de crédit au 77…",
+    "send 500 credit to 0803…"; in Portuguese, where "saldo" is also the word for credit, a plain
+    "manda 500 de saldo pro 99…" ("do meu saldo" says where money comes from: a transfer)."""
     scores = words.scores
     if intent is Intent.CHECK_BALANCE:
         return phone is not None or Intent.BUY_AIRTIME in scores
+    if intent is not Intent.SEND_MONEY or phone is None:
+        return False
+    if scores.get(Intent.BUY_AIRTIME, 0) >= 2:  # "transférer 500 de crédit au 77…": credit is named
+        return True
     credit = Intent.BUY_AIRTIME in scores or (Intent.CHECK_BALANCE in scores and lex.default_language == "pt")
-    return intent is Intent.SEND_MONEY and weight == 1 and phone is not None and credit
+    return weight == 1 and credit
 
 
 def _language(words: _Words, lex: _Lexicon) -> str | None:

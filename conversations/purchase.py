@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -457,6 +458,14 @@ def _quote_buttons(turn: Turn, slots: dict[str, Any]) -> tuple[Button, ...]:
     return tuple(buttons)
 
 
+def quote_still_open(turn: Turn) -> Reply:
+    """The quote is still there to confirm after a detour (a greeting, help)."""
+    return Reply(
+        turn.t._("Your quote is still open: tap Confirm to buy, or Cancel."),
+        buttons=_quote_buttons(turn, turn.slots),
+    )
+
+
 def remind_quote(turn: Turn) -> Reply:
     """A message at the quote that changes nothing: point at its buttons, keeping the same quote."""
     return Reply(
@@ -545,6 +554,30 @@ def phone_from_text(turn: Turn, text: str) -> str | None:
     return normalize_phone(text, country.code) if country else None
 
 
+#: A list row's number as people type it: "3", "3.", "#2", "no 2", "number 2", "option 3", "n°2".
+_ROW = re.compile(
+    r"^\s*(?:#|n°|no\.?|nº|num(?:ber|ero|éro)?|option|opção|opcao)?\s*(\d{1,2})\s*[.)]?\s*$", re.I
+)
+
+
+def row_number(text: str) -> int | None:
+    """The row number a message is, if it is nothing but one."""
+    found = _ROW.match(text)
+    return int(found.group(1)) if found else None
+
+
+def not_a_row(turn: Turn) -> list[Reply]:
+    """A row number the list does not have: say so and show the same list again."""
+    country = turn.country
+    network = country.network(turn.slots.get("network", "")) if country else None
+    assert network is not None
+    shown = turn.slots.get(SHOWN_BUNDLES) or network.bundles
+    return [
+        Reply(turn.t._("Please pick a number from 1 to %(count)s.", count=len(shown))),
+        _ask_bundle(turn, turn.slots, network),
+    ]
+
+
 def bundle_from_text(turn: Turn, text: str) -> str | None:
     """A bundle chosen by typing its row number, name or code while we wait for one."""
     country = turn.country
@@ -553,8 +586,9 @@ def bundle_from_text(turn: Turn, text: str) -> str | None:
         return None
     cleaned = text.strip().lower()
     shown = turn.slots.get(SHOWN_BUNDLES) or [b.code for b in network.bundles]
-    if cleaned.isdigit() and 1 <= int(cleaned) <= len(shown):
-        return str(shown[int(cleaned) - 1])
+    row = row_number(text)
+    if row is not None and 1 <= row <= len(shown):
+        return str(shown[row - 1])
     exact = next((b.code for b in network.bundles if cleaned in (b.code.lower(), b.name.lower())), None)
     return exact or _bundle_by_words(network, text)
 
@@ -583,6 +617,9 @@ async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
             return [_already_placed(turn, existing.reference)]
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
     if turn.transfers is not None and await _above_pin_threshold(turn, quote_id):
+        if not await _affordable(turn, quote_id):
+            turn.reset()
+            return [await _not_enough(turn)]  # a PIN for a purchase the ledger will refuse asks for nothing
         slots = turn.slots
         slots[PIN_FOR] = quote_id
         return [await pin.ask(turn, slots)]
@@ -592,6 +629,28 @@ async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
 async def _above_pin_threshold(turn: Turn, quote_id: str) -> bool:
     quote = await turn.session.get(Quote, quote_id)
     return quote is not None and orders.needs_pin_in(quote.country, Money(quote.amount, quote.currency))
+
+
+async def _affordable(turn: Turn, quote_id: str) -> bool:
+    """Whether the wallet holds a quote's price now."""
+    quote = await turn.session.get(Quote, quote_id)
+    return (
+        quote is not None
+        and await available_balance(turn.session, turn.user.id, quote.currency) >= quote.amount
+    )
+
+
+async def _not_enough(turn: Turn) -> Reply:
+    """The wallet cannot pay the purchase: say so, with the balance."""
+    country = turn.country
+    assert country is not None
+    balance = await available_balance(turn.session, turn.user.id, country.currency)
+    return Reply(
+        turn.t._(
+            "Your balance (%(balance)s) is not enough for this purchase. Nothing was charged.",
+            balance=turn.t.money(Money(balance, country.currency)),
+        )
+    )
 
 
 def waits_for_pin(turn: Turn) -> bool:
@@ -649,15 +708,7 @@ async def _place(turn: Turn, quote_id: str, *, pin_verified: bool = False) -> li
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
     except ledger.InsufficientFunds:
         turn.reset()
-        balance = await available_balance(turn.session, turn.user.id, country.currency)
-        return [
-            Reply(
-                t._(
-                    "Your balance (%(balance)s) is not enough for this purchase. Nothing was charged.",
-                    balance=t.money(Money(balance, country.currency)),
-                )
-            )
-        ]
+        return [await _not_enough(turn)]
     if not placed.created:
         return [_already_placed(turn, placed.order.reference)]
     turn.reset()

@@ -314,6 +314,20 @@ async def test_a_negative_amount_moves_nothing_and_two_numbers_are_one_at_a_time
     assert (await c.wallet(db, "NGN")).available == 10_000_00
 
 
+async def test_row_numbers_as_typed_and_corrections_by_validity(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("monthly data for 08031234567")
+    text = await c.say("4")  # the list has three rows
+    assert "Please pick a number from 1 to 3." in text and "Which MTN data bundle?" in text
+    assert "Buy MTN 5GB Monthly data" in await c.say("#2")  # the row's number is no price either
+    assert "Buy MTN 1GB Weekly data" in await c.say("no, weekly")  # MTN's one weekly bundle
+    await c.say("monthly")
+    assert "Buy MTN 10GB Monthly data" in await c.say("3.")
+    text = await c.say("hello")  # a greeting at the quote: the quote is still there
+    assert "Your quote is still open" in text
+    assert c.last_choice("confirm:")
+
+
 async def test_a_greeting_mid_purchase_asks_the_question_again_and_cancel_explains_an_order_in_flight(
     engine, db
 ) -> None:

@@ -122,6 +122,16 @@ async def test_a_quote_the_wallet_cannot_pay_offers_to_add_the_difference(rig: R
     assert "To add ₦100.00 to your wallet" in await chat.press(chat.last_choice("fund:"))
 
 
+async def test_where_no_gateway_serves_the_country_funding_is_refused_before_asking_how_much(
+    rig: Rig, db: Database
+) -> None:
+    chat = _chat(rig, "LR", "+231770123456")
+    await chat.say("hello")
+    assert "not available in your country yet" in await chat.say("fund wallet")
+    text = await chat.say("airtime 500 for my number")  # more than the wallet holds, and no way to add
+    assert "choose a smaller amount" in text and "Add money" not in text
+
+
 async def test_fund_without_an_amount_asks_how_much(rig: Rig, db: Database) -> None:
     chat = _chat(rig, "NG", "+2348031234568")
     await chat.say("hello")

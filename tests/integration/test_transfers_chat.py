@@ -666,6 +666,16 @@ async def test_an_identity_number_before_the_country_is_known_is_not_kept(rig: R
 # ---- purchases above the no-PIN threshold ---------------------------------------------------------
 
 
+async def test_no_pin_is_asked_for_a_purchase_the_wallet_cannot_pay(rig: Rig) -> None:
+    chat = rig.chat(country="NG", phone=ng_phone())
+    await chat.say("hello")  # the demo's ₦10,000
+    quote = await chat.say("buy 25000 airtime for 08031234567")
+    assert "more than you have" in quote
+    text = await chat.say("yes")  # confirming anyway: refused at once, no PIN to choose first
+    assert "not enough" in text and "PIN" not in text
+    assert (await chat.wallet(rig.db, "NGN")).available == 10_000_00
+
+
 async def test_a_purchase_above_the_threshold_needs_the_pin(rig: Rig) -> None:
     chat = rig.chat(country="NG", phone=ng_phone())
     await chat.say("hello")

@@ -283,6 +283,17 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         "NG",
         {"phone": "+2348051234567", "flags": frozenset({"multiple_phones"})},
     ),
+    # --- second pass: corrections by validity or "my number", where money is sent from, signs
+    ("no, weekly", "NG", {"intent": Intent.UNKNOWN, "validity_days": 7}),
+    ("non, 1 jour", "SN", {"intent": Intent.UNKNOWN, "validity_days": 1}),
+    ("no, for me", "NG", {"intent": Intent.UNKNOWN, "own_number": True}),
+    ("send 1000 to 08051234567 from my wallet", "NG", {"intent": Intent.SEND_MONEY}),
+    ("envoie 1000 au 771234568 depuis mon portefeuille", "SN", {"intent": Intent.SEND_MONEY}),
+    ("transférer 500 de crédit au 771234568", "SN", {"intent": Intent.BUY_AIRTIME}),
+    ("recarga 500€ para 9911235", "CV", {"amount": D(500), "currency": "EUR"}),
+    ("1Go 30j", "SN", {"data_mb": 1024, "validity_days": 30}),
+    ("3-day data", "NG", {"validity_days": 3}),
+    ("na me", "NG", {"own_number": True}),
     # --- complaints, however they are put, go to a person
     ("i no receive my airtime", "NG", {"intent": Intent.TALK_TO_AGENT}),
     ("my airtime never come", "NG", {"intent": Intent.TALK_TO_AGENT}),
