@@ -291,6 +291,8 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
         return await purchase.confirm(turn, None)
     if state == funding.AWAIT_AMOUNT and parsed.intent in (Intent.UNKNOWN, Intent.FUND_WALLET):
         return await funding.on_amount(turn, parsed)
+    if parsed.intent is Intent.CHANGE_NETWORK and "phone" in turn.slots and not parsed.network:
+        return [purchase.change_network(turn)]  # "wrong network": which one, then
     if state in purchase.PURCHASE_STATES and _continues_flow(turn, parsed):
         return await _continue_purchase(turn, text, parsed)
     return await _on_intent(turn, parsed, text)
@@ -304,6 +306,7 @@ def _continues_flow(turn: Turn, parsed: Parsed) -> bool:
     redirect = parsed.intent is Intent.SEND_MONEY and parsed.strength == 1 and parsed.amount is None
     return (
         parsed.intent is Intent.UNKNOWN
+        or (parsed.intent is Intent.CHANGE_NETWORK and parsed.network is not None)
         or (wanted is not None and wanted.value == kind)
         or (redirect and parsed.phone is not None)
     )
@@ -368,7 +371,7 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         if "quote" in turn.slots:
             return [account.help_reply(turn), purchase.quote_still_open(turn)]
         return [account.help_reply(turn), *(await purchase.advance(turn, turn.slots))]
-    if intent is Intent.HELP:
+    if intent in (Intent.HELP, Intent.CHANGE_NETWORK):  # no order to change: what we can do
         return [account.help_reply(turn)]
     if intent is Intent.THANKS:
         return [Reply(turn.t._("You're welcome! Say help any time to see what I can do."))]

@@ -24,4 +24,5 @@ class Intent(StrEnum):
     CANCEL = "cancel"
     THANKS = "thanks"
     REPEAT_ORDER = "repeat_order"
+    CHANGE_NETWORK = "change_network"
     UNKNOWN = "unknown"

@@ -53,7 +53,14 @@ _ACTIONS = (
 )
 _PRODUCTS = (Intent.BUY_DATA, Intent.BUY_AIRTIME, Intent.SEND_MONEY)
 _QUERIES = (Intent.CHECK_BALANCE, Intent.HISTORY)
-_REPLIES = (Intent.CANCEL, Intent.CONFIRM, Intent.REPEAT_ORDER, Intent.HELP, Intent.THANKS)
+_REPLIES = (
+    Intent.CHANGE_NETWORK,
+    Intent.CANCEL,
+    Intent.CONFIRM,
+    Intent.REPEAT_ORDER,
+    Intent.HELP,
+    Intent.THANKS,
+)
 # With an amount, size or phone in the message, a purchase outranks a question; without, not.
 _PRIORITY_WITH_ENTITIES = (*_ACTIONS, *_PRODUCTS, *_QUERIES, *_REPLIES)
 _PRIORITY_WITHOUT = (*_ACTIONS, *_QUERIES, *_PRODUCTS, *_REPLIES)

@@ -328,6 +328,18 @@ async def test_row_numbers_as_typed_and_corrections_by_validity(engine, db) -> N
     assert c.last_choice("confirm:")
 
 
+async def test_a_wrong_network_can_be_said_in_words(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("buy 500 airtime for 08031234567")
+    assert "Which network is +234 803 123 4567 on?" in await c.say("wrong network")
+    assert "Buy ₦500.00 Airtel airtime" in await c.say("Airtel")
+    assert "Buy ₦500.00 Glo airtime" in await c.say("no, change network to glo")
+    bj = chat(engine, country="BJ", language="fr")
+    await bj.say("bonjour")
+    await bj.say("credit 500 pour 0197123456")
+    assert "Quel est l'opérateur" in await bj.say("changer operateur")
+
+
 async def test_a_greeting_mid_purchase_asks_the_question_again_and_cancel_explains_an_order_in_flight(
     engine, db
 ) -> None:

@@ -294,6 +294,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("1Go 30j", "SN", {"data_mb": 1024, "validity_days": 30}),
     ("3-day data", "NG", {"validity_days": 3}),
     ("na me", "NG", {"own_number": True}),
+    # --- the network is wrong
+    ("wrong network", "NG", {"intent": Intent.CHANGE_NETWORK}),
+    ("changer operateur", "BJ", {"intent": Intent.CHANGE_NETWORK}),
+    ("no, change network to airtel", "NG", {"intent": Intent.CHANGE_NETWORK, "network": "AIRTEL"}),
+    ("mudar de operadora", "CV", {"intent": Intent.CHANGE_NETWORK}),
     # --- complaints, however they are put, go to a person
     ("i no receive my airtime", "NG", {"intent": Intent.TALK_TO_AGENT}),
     ("my airtime never come", "NG", {"intent": Intent.TALK_TO_AGENT}),
