@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,7 @@ from conversations.turn import Turn
 from conversations.vocabulary import phrase_key
 from domain import ledger, orders, pins
 from domain.countries import Bundle, Country, Network
-from domain.models import Quote
+from domain.models import Order, Quote, utcnow
 from domain.money import Money, MoneyError
 from domain.orders import ProductKind, QuoteProblem, QuoteRejected, QuoteTerms
 from domain.phones import country_of_phone, guess_network, normalize_phone
@@ -408,6 +409,9 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
             phone=display_phone(terms.phone),
         )
     text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
+    twin = await orders.recent_twin(turn.session, turn.user.id, terms, TWIN_WINDOW)
+    if twin is not None:
+        text += "\n" + _twin_note(turn, twin)
     if short is not None and _can_fund(turn):
         text += "\n" + t._(
             "That is %(short)s more than you have."
@@ -425,6 +429,25 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
             network=network.name,
         )
     return Reply(text, buttons=_quote_buttons(turn, slots))
+
+
+#: How far back the same purchase is pointed out before it is bought again.
+TWIN_WINDOW = timedelta(minutes=30)
+
+
+def _twin_note(turn: Turn, twin: Order) -> str:
+    """The same top-up was bought minutes ago: say so, so a double tap is not paid twice."""
+    created = twin.created_at if twin.created_at.tzinfo else twin.created_at.replace(tzinfo=UTC)
+    minutes = max(1, round((utcnow() - created).total_seconds() / 60))
+    return turn.t.n_(
+        "⚠️ You bought this same top-up %(minutes)s minute ago (ref %(ref)s)."
+        " Confirm only if you want it twice.",
+        "⚠️ You bought this same top-up %(minutes)s minutes ago (ref %(ref)s)."
+        " Confirm only if you want it twice.",
+        minutes,
+        minutes=minutes,
+        ref=twin.reference,
+    )
 
 
 #: The slot holding how much to add to the wallet for a quote's price (at least the funding minimum).

@@ -384,6 +384,27 @@ async def recent_orders(session: AsyncSession, user_id: int, limit: int = 5) -> 
     return [OrderLine(*(row[name] for name in OrderLine.__dataclass_fields__)) for row in rows]
 
 
+async def recent_twin(
+    session: AsyncSession, user_id: int, terms: QuoteTerms, within: timedelta
+) -> Order | None:
+    """The user's latest order for the very same product, number and price placed within
+    ``within`` and not refunded: a second one is more often a double tap than a wish."""
+    statement = (
+        select(Order)
+        .where(
+            Order.user_id == user_id,
+            Order.phone == terms.phone,
+            Order.kind == terms.kind.value,
+            Order.amount == terms.price.minor,
+            Order.created_at > utcnow() - within,
+            Order.state != OrderState.REFUNDED,
+        )
+        .order_by(Order.id.desc())
+        .limit(1)
+    )
+    return await session.scalar(statement)
+
+
 async def last_order(session: AsyncSession, user_id: int) -> Order | None:
     """The user's latest order, whatever became of it."""
     statement = select(Order).where(Order.user_id == user_id).order_by(Order.id.desc()).limit(1)

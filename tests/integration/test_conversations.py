@@ -340,6 +340,22 @@ async def test_a_wrong_network_can_be_said_in_words(engine, db) -> None:
     assert "Quel est l'opérateur" in await bj.say("changer operateur")
 
 
+async def test_the_same_top_up_again_within_minutes_is_pointed_out(engine, db) -> None:
+    c = chat(engine, country="NG")
+    assert "You bought this same top-up" not in await c.say("airtime 1000 for 08051234567")
+    await c.press(c.last_choice("confirm:"))
+    await c.receipts()
+    text = await c.say("airtime 1000 for 08051234567")
+    assert "⚠️ You bought this same top-up 1 minute ago" in text and c.last_choice("confirm:")
+    await c.press("cancel")
+    assert "You bought this same top-up" not in await c.say("airtime 1000 for 08091234567")  # another number
+    await c.press("cancel")
+    await c.say("airtime 300 for 08051230000")  # 0000: fails and is refunded
+    await c.press(c.last_choice("confirm:"))
+    assert "could not be delivered" in await c.receipts()
+    assert "You bought this same top-up" not in await c.say("airtime 300 for 08051230000")
+
+
 async def test_a_greeting_mid_purchase_asks_the_question_again_and_cancel_explains_an_order_in_flight(
     engine, db
 ) -> None:
