@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -212,8 +212,3 @@ class Inbox:
 def _lease(seen_attempts: int) -> timedelta:
     lease: timedelta = LEASE * 2**seen_attempts
     return min(lease, timedelta(hours=1))
-
-
-def aware(moment: datetime) -> datetime:
-    """``moment`` as timezone-aware UTC (SQLite returns naive UTC)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)

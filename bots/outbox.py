@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bots.ingress import aware
 from conversations import receipts
 from conversations.messages import Reply
+from domain.clock import aware
 from domain.database import Database
 from domain.models import Conversation, Message, Notification, OutboundMessage, utcnow
 

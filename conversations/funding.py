@@ -62,11 +62,10 @@ def _preferred(text: str, has_phone: bool) -> str | None:
 async def start(turn: Turn, parsed: Parsed) -> list[Reply]:
     """Answer "fund 5000" (or "fund wallet", then ask how much)."""
     country = turn.country
-    if country is not None and not country.funding_gateways:  # say so before asking how much
+    assert country is not None
+    if not country.funding_gateways:  # say so before asking how much
         return [Reply(turn.t._("Adding money to your wallet is not available in your country yet."))]
     if parsed.amount is None:
-        country = turn.country
-        assert country is not None
         turn.set_slots({"text": (turn.message.text or "")[:100]}, AWAIT_AMOUNT)
         example = turn.t.money(Money.of(5000 if country.currency != "GHS" else 50, country.currency))
         return [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +15,7 @@ from conversations.parser import Parsed
 from conversations.turn import Turn
 from conversations.vocabulary import phrase_key
 from domain import ledger, orders, pins
+from domain.clock import aware
 from domain.countries import Bundle, Country, Network
 from domain.models import Order, Quote, utcnow
 from domain.money import Money, MoneyError
@@ -437,8 +438,7 @@ TWIN_WINDOW = timedelta(minutes=30)
 
 def _twin_note(turn: Turn, twin: Order) -> str:
     """The same top-up was bought minutes ago: say so, so a double tap is not paid twice."""
-    created = twin.created_at if twin.created_at.tzinfo else twin.created_at.replace(tzinfo=UTC)
-    minutes = max(1, round((utcnow() - created).total_seconds() / 60))
+    minutes = max(1, round((utcnow() - aware(twin.created_at)).total_seconds() / 60))
     return turn.t.n_(
         "⚠️ You bought this same top-up %(minutes)s minute ago (ref %(ref)s)."
         " Confirm only if you want it twice.",
@@ -640,9 +640,12 @@ async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
             return [_already_placed(turn, existing.reference)]
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
     if turn.transfers is not None and await _above_pin_threshold(turn, quote_id):
-        if not await _affordable(turn, quote_id):
+        available = await _short_of(turn, quote_id)
+        if available is not None:
             turn.reset()
-            return [await _not_enough(turn)]  # a PIN for a purchase the ledger will refuse asks for nothing
+            return [
+                _not_enough(turn, available)
+            ]  # a PIN for a purchase the ledger will refuse asks for nothing
         slots = turn.slots
         slots[PIN_FOR] = quote_id
         return [await pin.ask(turn, slots)]
@@ -654,20 +657,19 @@ async def _above_pin_threshold(turn: Turn, quote_id: str) -> bool:
     return quote is not None and orders.needs_pin_in(quote.country, Money(quote.amount, quote.currency))
 
 
-async def _affordable(turn: Turn, quote_id: str) -> bool:
-    """Whether the wallet holds a quote's price now."""
+async def _short_of(turn: Turn, quote_id: str) -> int | None:
+    """What the wallet holds when that is less than a quote's price (None when it can pay)."""
     quote = await turn.session.get(Quote, quote_id)
-    return (
-        quote is not None
-        and await available_balance(turn.session, turn.user.id, quote.currency) >= quote.amount
-    )
+    if quote is None:
+        return None
+    available = await available_balance(turn.session, turn.user.id, quote.currency)
+    return available if available < quote.amount else None
 
 
-async def _not_enough(turn: Turn) -> Reply:
-    """The wallet cannot pay the purchase: say so, with the balance."""
+def _not_enough(turn: Turn, balance: int) -> Reply:
+    """The wallet (holding ``balance``) cannot pay the purchase: say so."""
     country = turn.country
     assert country is not None
-    balance = await available_balance(turn.session, turn.user.id, country.currency)
     return Reply(
         turn.t._(
             "Your balance (%(balance)s) is not enough for this purchase. Nothing was charged.",
@@ -731,7 +733,7 @@ async def _place(turn: Turn, quote_id: str, *, pin_verified: bool = False) -> li
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
     except ledger.InsufficientFunds:
         turn.reset()
-        return [await _not_enough(turn)]
+        return [_not_enough(turn, await available_balance(turn.session, turn.user.id, country.currency))]
     if not placed.created:
         return [_already_placed(turn, placed.order.reference)]
     turn.reset()

@@ -23,6 +23,13 @@ from payments.vtpass import VTpassProvider
 FAST_REQUERIES = (0.05, 0.05, 0.1, 0.1, 0.2)
 
 
+async def assert_ledger_balanced(db: Database) -> None:
+    """Every currency sums to zero over all accounts, and no wallet is below zero."""
+    async with db.transaction() as session:
+        assert all(p == 0 and q == 0 for p, q in (await ledger.currency_sums(session)).values())
+        assert await ledger.overdrawn_accounts(session) == []
+
+
 def plain(text: str) -> str:
     """Fold Babel's narrow and non-breaking spaces so tests can compare text."""
     return unicodedata.normalize("NFKC", text).replace("\u202f", " ").replace("\u00a0", " ")

@@ -12,14 +12,13 @@ from sqlalchemy import func, select
 
 from conversations.engine import Engine
 from conversations.messages import ChatKind, InboundMessage
-from domain import ledger
 from domain.countries import COUNTRY_CODES, get_country
 from domain.database import Database
 from domain.models import Gift
 from domain.money import Money
 from domain.phones import guess_network, normalize_phone
 from nexustop.queues import InProcessQueue
-from tests.integration.dialogue import Chat, chat_engine, plain
+from tests.integration.dialogue import Chat, assert_ledger_balanced, chat_engine, plain
 
 
 @pytest.fixture
@@ -30,12 +29,6 @@ async def engine(db: Database) -> AsyncIterator[tuple[Engine, InProcessQueue]]:
 
 def chat(pair: tuple[Engine, InProcessQueue], **kwargs: str) -> Chat:
     return Chat(pair[0], pair[1], **kwargs)
-
-
-async def assert_ledger_balanced(db: Database) -> None:
-    async with db.transaction() as session:
-        assert all(p == 0 and q == 0 for p, q in (await ledger.currency_sums(session)).values())
-        assert await ledger.overdrawn_accounts(session) == []
 
 
 async def test_english_airtime_purchase_from_first_message_to_receipt(engine, db) -> None:
@@ -354,6 +347,8 @@ async def test_the_same_top_up_again_within_minutes_is_pointed_out(engine, db) -
     await c.press(c.last_choice("confirm:"))
     assert "could not be delivered" in await c.receipts()
     assert "You bought this same top-up" not in await c.say("airtime 300 for 08051230000")
+    assert (await c.wallet(db, "NGN")).available == 10_000_00 - 1_000_00  # the refund came back
+    await assert_ledger_balanced(db)
 
 
 async def test_a_greeting_mid_purchase_asks_the_question_again_and_cancel_explains_an_order_in_flight(

@@ -23,7 +23,7 @@ from payments.sandbox.momo import start_momo_sandbox
 from payments.sandbox.paystack import start_paystack_sandbox
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
-from tests.integration.dialogue import FAST_REQUERIES, Chat
+from tests.integration.dialogue import FAST_REQUERIES, Chat, assert_ledger_balanced
 
 
 @dataclass
@@ -120,6 +120,7 @@ async def test_a_quote_the_wallet_cannot_pay_offers_to_add_the_difference(rig: R
     quote = await chat.say("buy 50 airtime for my number")  # short by less than the smallest top-up
     assert "That is ₦50.00 more than you have" in quote
     assert "To add ₦100.00 to your wallet" in await chat.press(chat.last_choice("fund:"))
+    await assert_ledger_balanced(db)
 
 
 async def test_where_no_gateway_serves_the_country_funding_is_refused_before_asking_how_much(

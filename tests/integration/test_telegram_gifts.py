@@ -9,9 +9,9 @@ from urllib.parse import parse_qs, urlparse
 
 from sqlalchemy import func, select
 
-from domain import gifts, ledger
+from domain import gifts
 from domain.models import Conversation, Gift, Notification, utcnow
-from tests.integration.dialogue import plain
+from tests.integration.dialogue import assert_ledger_balanced, plain
 from tests.integration.telegram_harness import Harness, group_chat, person, telegram_app
 from tests.integration.test_telegram import _set_up_in_nigeria
 
@@ -54,9 +54,8 @@ async def settle(h: Harness) -> None:
 
 
 async def balanced(h: Harness) -> None:
-    async with h.app.db.transaction() as session:
-        assert all(p == 0 and q == 0 for p, q in (await ledger.currency_sums(session)).values())
-        assert await ledger.overdrawn_accounts(session) == []
+    """The ledger is balanced after a Telegram test."""
+    await assert_ledger_balanced(h.app.db)
 
 
 async def _announce(h: Harness, alice: dict, group: dict, text: str, to: dict | None) -> str:

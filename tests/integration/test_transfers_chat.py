@@ -31,6 +31,7 @@ from payments.sandbox.identity import APP_ID, SECRET_KEY, start_identity_sandbox
 from payments.sandbox.paystack import start_paystack_sandbox
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from tests.integration import dialogue
 from tests.integration.dialogue import FAST_REQUERIES, Chat
 
 PEPPER = b"chat-test-pepper"
@@ -173,9 +174,7 @@ async def assert_no_secrets(rig: Rig, secrets: list[str], *chats: Chat) -> None:
 
 
 async def assert_ledger_balanced(rig: Rig) -> None:
-    async with rig.db.transaction() as session:
-        assert all(p == 0 and q == 0 for p, q in (await ledger.currency_sums(session)).values())
-        assert await ledger.overdrawn_accounts(session) == []
+    await dialogue.assert_ledger_balanced(rig.db)
 
 
 # ---- P2P with a first PIN, in three languages -----------------------------------------------
