@@ -1,17 +1,25 @@
 # NexusTop — two commands on a fresh clone: `make demo` and `make test`.
+# Both install the exact, hash-checked versions in requirements-dev.lock (the Docker image installs
+# requirements.lock); pyproject.toml declares the ranges, `make lock` / `make upgrade` re-resolve them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUNTIME_LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+# uv resolves for every platform at once (markers kept), for Python 3.11, with every file's hash.
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet --custom-compile-command "make lock"
+# The build backend (setuptools) is locked too, so the project installs without build isolation.
+BUILD_REQUIRES := $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], sep='\n')"
 
-.PHONY: demo test lint typecheck contracts pytest browser locales bench clean
+.PHONY: demo test lint typecheck contracts pytest services browser locales bench lock upgrade clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(STAMP): $(BIN)/python $(DEV_LOCK) pyproject.toml
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 ## demo: chat with the bot in this terminal (SQLite, in-process tasks, sandbox providers)
@@ -31,8 +39,12 @@ typecheck: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) services browser
 	$(BIN)/pytest -q
+
+## services: start the local PostgreSQL and Redis the tests use if they are down (scripts/services)
+services:
+	@scripts/services
 
 ## browser: Debian's Chromium for the Playwright inbox tests (installed once; never `playwright install`)
 browser:
@@ -53,6 +65,16 @@ bench: $(STAMP)
 	$(BIN)/python bench/whatsapp_ingress.py
 	$(BIN)/python bench/transfers.py
 	$(BIN)/python bench/commits.py
+
+## lock: re-resolve both lock files after a change to the dependencies in pyproject.toml (keeps
+## every pin that still fits); upgrade: the same, moving every package to its newest allowed version
+lock: $(STAMP)
+	$(BUILD_REQUIRES) | $(BIN)/uv pip compile - pyproject.toml $(LOCK_FLAGS) $(UV_FLAGS) -o $(RUNTIME_LOCK)
+	$(BUILD_REQUIRES) | $(BIN)/uv pip compile - pyproject.toml --extra dev -c $(RUNTIME_LOCK) \
+		$(LOCK_FLAGS) $(UV_FLAGS) -o $(DEV_LOCK)
+
+upgrade:
+	$(MAKE) lock UV_FLAGS=--upgrade
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

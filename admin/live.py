@@ -73,7 +73,7 @@ class LiveBus:
         finally:
             self._local.discard(local)
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def close(self) -> None:
         """Close the Redis connection pool."""
