@@ -18,7 +18,7 @@ import time
 import uuid
 
 import asyncpg
-from scratch import admin, database_dsn, env_float
+from bench_kit import admin, database_dsn, env_float
 
 #: What counts as a stall: longer than any commit of an idle server with a healthy disk.
 STALL_SECONDS = 0.05

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
-from scratch import (
+from bench_kit import (
     env_float,
     env_int,
     ledger_problems,

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from scratch import env_int, ledger_problems, migrated_database
+from bench_kit import env_int, ledger_problems, migrated_database
 from sqlalchemy import delete, func, insert, select
 
 from domain import audit, ledger, pins

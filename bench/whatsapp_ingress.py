@@ -39,7 +39,7 @@ from typing import Any
 
 import asyncpg
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
-from scratch import admin, async_url, database_dsn, env_float, env_int
+from bench_kit import admin, async_url, database_dsn, env_float, env_int
 
 SECRET = "bench-app-secret"
 PHONE_ID = "100000000000777"

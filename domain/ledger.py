@@ -16,7 +16,7 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -642,24 +642,3 @@ async def balance(session: AsyncSession, account_id: int) -> Balance:
         account.credits_pending,
         account.credits_posted,
     )
-
-
-async def currency_sums(session: AsyncSession) -> dict[str, tuple[int, int]]:
-    """Per currency, (Σ credits − debits posted, Σ credits − debits pending): both must be zero."""
-    statement = select(
-        Account.currency,
-        func.sum(Account.credits_posted - Account.debits_posted),
-        func.sum(Account.credits_pending - Account.debits_pending),
-    ).group_by(Account.currency)
-    return {
-        cur: (int(posted), int(pending)) for cur, posted, pending in (await session.execute(statement)).all()
-    }
-
-
-async def overdrawn_accounts(session: AsyncSession) -> list[str]:
-    """Codes of no-overdraft accounts whose debits exceed their credits (must be empty)."""
-    statement = select(Account.code).where(
-        Account.debits_must_not_exceed_credits,
-        AVAILABLE < 0,
-    )
-    return list((await session.scalars(statement)).all())

@@ -1,4 +1,4 @@
-"""The ``nexustop`` command: chat, parse, serve, worker, beat, db upgrade, sandbox, telegram, staff, audit."""
+"""The ``nexustop`` command: chat, parse, serve, worker, beat, db, sandbox, telegram, staff, audit, ledger."""
 
 from __future__ import annotations
 
@@ -159,6 +159,29 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return asyncio.run(_audit_verify())
 
 
+async def _ledger_verify() -> int:
+    from domain.database import Database
+    from domain.ledger_invariants import invariant_problems
+
+    db = Database(get_settings().database_url)
+    try:
+        async with db.transaction() as session:
+            problems = await invariant_problems(session)
+    finally:
+        await db.dispose()
+    if not problems:
+        print("ledger sound: every currency sums to zero, no wallet below zero, totals match transfers")
+        return 0
+    print(f"ledger UNSOUND: {len(problems)} problem(s)", file=sys.stderr)
+    for problem in problems:
+        print(f"  {problem}", file=sys.stderr)
+    return 2
+
+
+def _cmd_ledger(args: argparse.Namespace) -> int:
+    return asyncio.run(_ledger_verify())
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     base = f"http://{args.host}:{args.port}"
     print(f"sandboxes on {base}/vtpass (set VTPASS_BASE_URL to it)", flush=True)
@@ -268,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmd = sub.add_parser("audit", help="the append-only audit log")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; exit 2 if it was tampered with")
+
+    ledger_cmd = sub.add_parser("ledger", help="the double-entry ledger")
+    ledger_sub = ledger_cmd.add_subparsers(dest="ledger_command", required=True)
+    ledger_sub.add_parser("verify", help="check the ledger's invariants; exit 2 listing what is broken")
     return parser
 
 
@@ -290,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "beat": _cmd_beat,
         "staff": _cmd_staff,
         "audit": _cmd_audit,
+        "ledger": _cmd_ledger,
     }
     return handlers[args.command](args)
 

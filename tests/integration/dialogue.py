@@ -19,15 +19,9 @@ from domain.models import Identity
 from nexustop.queues import InProcessQueue
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from tests.integration.ledger_check import assert_ledger_balanced as assert_ledger_balanced
 
 FAST_REQUERIES = (0.05, 0.05, 0.1, 0.1, 0.2)
-
-
-async def assert_ledger_balanced(db: Database) -> None:
-    """Every currency sums to zero over all accounts, and no wallet is below zero."""
-    async with db.transaction() as session:
-        assert all(p == 0 and q == 0 for p, q in (await ledger.currency_sums(session)).values())
-        assert await ledger.overdrawn_accounts(session) == []
 
 
 def plain(text: str) -> str:

@@ -25,6 +25,7 @@ from nexustop.queues import InProcessQueue
 from nexustop.settings import Settings
 from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from tests.integration.ledger_check import assert_ledger_balanced
 from tests.integration.placed_orders import AMOUNT, PlacedOrder, place
 
 CLIENT_TIMEOUT = 0.3
@@ -49,14 +50,6 @@ async def snapshot(db: Database, placed: PlacedOrder) -> tuple[Order, str, ledge
             (await session.scalars(select(Notification.kind).where(Notification.order_id == order.id))).all()
         )
     return order, transfer.state, balance, kinds
-
-
-async def assert_invariants(db: Database) -> None:
-    """Every currency sums to zero and no wallet is overdrawn."""
-    async with db.transaction() as session:
-        sums = await ledger.currency_sums(session)
-        assert all(posted == 0 and pending == 0 for posted, pending in sums.values()), sums
-        assert await ledger.overdrawn_accounts(session) == []
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -92,7 +85,7 @@ async def knobs(sandbox: str) -> AsyncIterator[Any]:
 async def ledger_stays_balanced(db: Database) -> AsyncIterator[None]:
     """After every test: each currency sums to zero and no wallet is overdrawn."""
     yield
-    await assert_invariants(db)
+    await assert_ledger_balanced(db)
 
 
 async def recorded(sandbox: str, reference: str) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from domain.money import Money
 from nexustop.funding import add_webhook_routes
 from payments.sandbox.gateway import SandboxPayment
 from tests.integration.funding_kits import KITS, Kit
+from tests.integration.ledger_check import assert_ledger_balanced
 
 
 @pytest_asyncio.fixture(scope="module", params=sorted(KITS))
@@ -312,9 +313,7 @@ async def test_webhooks_and_polls_racing_credit_once(
         *(service.check(payment_id) for _ in range(5)),
     )
     await _assert_credited_once(db, kit, user_id, reference)
-    async with db.transaction() as session:
-        sums = await ledger.currency_sums(session)
-    assert all(value == (0, 0) for value in sums.values())
+    await assert_ledger_balanced(db)
 
 
 async def test_amount_outside_the_country_bounds_is_refused(

@@ -17,6 +17,7 @@ from domain.gifts import GiftProblem, GiftRefused, GiftState
 from domain.models import Conversation, Gift, Notification, Order, Transfer, utcnow
 from domain.orders import OrderState, ProductKind
 from domain.ports import TopupRequest, TopupResult, TopupStatus
+from tests.integration.ledger_check import assert_ledger_balanced
 
 
 class FakeProvider:
@@ -57,12 +58,6 @@ async def person(db: Database, funded: int = 0) -> Person:
 async def wallet(db: Database, who: Person) -> ledger.Balance:
     async with db.transaction() as session:
         return await ledger.balance(session, await ledger.open_wallet(session, who.user_id, "NGN"))
-
-
-async def balanced(db: Database) -> None:
-    async with db.transaction() as session:
-        assert all(p == 0 and q == 0 for p, q in (await ledger.currency_sums(session)).values())
-        assert await ledger.overdrawn_accounts(session) == []
 
 
 async def give(
@@ -125,7 +120,7 @@ async def test_a_gift_escrows_then_a_claim_pays_the_order_and_both_are_told(db: 
     gift_id = await give(db, alice, 500, recipient=bobby)
     held = await wallet(db, alice)
     assert (held.posted, held.available) == (10_000, 9_500)
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
     order_id = await claim(db, gift_id, bobby)
     assert await fulfil(db, FakeProvider(), order_id, ()) == Settled(OrderState.DELIVERED)
@@ -141,10 +136,10 @@ async def test_a_gift_escrows_then_a_claim_pays_the_order_and_both_are_told(db: 
     assert states[f"gift:{gift_id}:1"] == "posted"
     assert "gift_delivered" in await kinds(db, alice)
     assert "order_delivered" in await kinds(db, bobby)
-    await balanced(db)
+    await assert_ledger_balanced(db)
     # Claiming again neither moves money nor places a second order.
     assert await claim(db, gift_id, bobby) == order_id
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_only_the_named_recipient_can_claim(db: Database) -> None:
@@ -155,7 +150,7 @@ async def test_only_the_named_recipient_can_claim(db: Database) -> None:
             await claim(db, gift_id, intruder)
         assert refused.value.problem is problem
     assert (await wallet(db, alice)).available == 9_500
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_insufficient_funds_escrows_nothing(db: Database) -> None:
@@ -168,7 +163,7 @@ async def test_insufficient_funds_escrows_nothing(db: Database) -> None:
         mine = await ledger.open_wallet(session, alice.user_id, "NGN")
         escrowed = await session.scalar(select(Transfer.id).where(Transfer.debit_account_id == mine).limit(1))
     assert escrowed is None, "a refused escrow leaves no share behind"
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_expiry_refunds_once_and_tells_the_sender(db: Database) -> None:
@@ -184,7 +179,7 @@ async def test_expiry_refunds_once_and_tells_the_sender(db: Database) -> None:
     with pytest.raises(GiftRefused) as refused:
         await claim(db, gift_id, bobby)
     assert refused.value.problem is GiftProblem.EXPIRED
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_decline_refunds_the_sender(db: Database) -> None:
@@ -194,7 +189,7 @@ async def test_decline_refunds_the_sender(db: Database) -> None:
         assert await gifts.decline(session, gift_id, "test", bobby.channel_user_id, bobby.user_id) == 300
     assert (await wallet(db, alice)).available == 10_000
     assert f"gift_declined:{gift_id}" in await kinds(db, alice)
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_failed_gift_top_up_refunds_the_sender_not_the_claimer(db: Database) -> None:
@@ -206,7 +201,7 @@ async def test_a_failed_gift_top_up_refunds_the_sender_not_the_claimer(db: Datab
     assert (await wallet(db, bobby)).posted == 0
     assert "gift_failed" in await kinds(db, alice)
     assert "order_refunded" not in await kinds(db, bobby)
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_data_gift_cheaper_on_the_claimers_network_returns_the_change(db: Database) -> None:
@@ -215,7 +210,7 @@ async def test_data_gift_cheaper_on_the_claimers_network_returns_the_change(db: 
     order_id = await claim(db, gift_id, bobby, price=850)
     assert await fulfil(db, FakeProvider(), order_id, ()) == Settled(OrderState.DELIVERED)
     assert (await wallet(db, alice)).available == 10_000 - 850
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_giveaway_5x200_with_7_concurrent_claimers(db: Database) -> None:
@@ -231,7 +226,7 @@ async def test_giveaway_5x200_with_7_concurrent_claimers(db: Database) -> None:
         assert await fulfil(db, FakeProvider(), order_id, ()) == Settled(OrderState.DELIVERED)
     held = await wallet(db, alice)
     assert (held.posted, held.available) == (9_000, 9_000)
-    await balanced(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_giveaway_partly_claimed_refunds_the_rest_at_expiry(db: Database) -> None:
@@ -246,4 +241,4 @@ async def test_giveaway_partly_claimed_refunds_the_rest_at_expiry(db: Database) 
     assert await gifts.expire_due(db, utcnow() + timedelta(days=3)) >= 1
     held = await wallet(db, alice)
     assert (held.posted, held.available) == (9_600, 9_600)
-    await balanced(db)
+    await assert_ledger_balanced(db)

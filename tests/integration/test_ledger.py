@@ -11,6 +11,7 @@ from domain import ledger
 from domain.database import Database
 from domain.ledger import InsufficientFunds, NewTransfer, TransferResult
 from domain.models import Transfer
+from tests.integration.ledger_check import assert_ledger_balanced
 
 
 async def _funded_wallet(db: Database, amount: int, currency: str = "NGN") -> tuple[int, int, int]:
@@ -23,13 +24,6 @@ async def _funded_wallet(db: Database, amount: int, currency: str = "NGN") -> tu
             session, NewTransfer(uuid.uuid4().hex, promo, wallet, amount, currency, "promo")
         )
     return wallet, promo, topups
-
-
-async def _assert_invariants(db: Database) -> None:
-    async with db.transaction() as session:
-        sums = await ledger.currency_sums(session)
-        assert all(posted == 0 and pending == 0 for posted, pending in sums.values()), sums
-        assert await ledger.overdrawn_accounts(session) == []
 
 
 async def test_200_concurrent_purchases_against_a_wallet_that_affords_50(db: Database) -> None:
@@ -53,7 +47,7 @@ async def test_200_concurrent_purchases_against_a_wallet_that_affords_50(db: Dat
         bal = await ledger.balance(session, wallet)
     assert bal.available == 0
     assert bal.debits_pending == 50 * 500
-    await _assert_invariants(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_replaying_an_idempotency_key_moves_money_once(db: Database) -> None:
@@ -69,7 +63,7 @@ async def test_replaying_an_idempotency_key_moves_money_once(db: Database) -> No
     assert sorted(results) == sorted([TransferResult.CREATED] + [TransferResult.EXISTS] * 9)
     async with db.transaction() as session:
         assert (await ledger.balance(session, wallet)).available == 8_500
-    await _assert_invariants(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_same_id_with_other_terms_is_a_conflict(db: Database) -> None:
@@ -102,7 +96,7 @@ async def test_pending_then_post_or_void_resolves_once(db: Database) -> None:
         assert not await ledger.post_pending(session, voided)
         bal = await ledger.balance(session, wallet)
     assert (bal.posted, bal.available, bal.debits_pending) == (700, 700, 0)
-    await _assert_invariants(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(db: Database) -> None:
@@ -121,7 +115,7 @@ async def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(
     async with db.transaction() as session:
         bal = await ledger.balance(session, wallet)
     assert bal.debits_pending == 0 and bal.available in (400, 1_000)
-    await _assert_invariants(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_batch_applies_in_order_and_rejects_only_what_overdraws(db: Database) -> None:
@@ -132,7 +126,7 @@ async def test_a_batch_applies_in_order_and_rejects_only_what_overdraws(db: Data
         bal = await ledger.balance(session, wallet)
     assert results == [TransferResult.CREATED, TransferResult.INSUFFICIENT_FUNDS, TransferResult.CREATED]
     assert bal.available == 0
-    await _assert_invariants(db)
+    await assert_ledger_balanced(db)
 
 
 def test_amounts_are_positive_integers() -> None:
@@ -161,7 +155,7 @@ async def test_one_transfer_moves_posted_or_pending_totals_and_a_refused_one_lea
     assert (wallet_now.posted, wallet_now.debits_pending, wallet_now.available) == (705, 200, 505)
     assert topups_now.credits_posted - topups_before.credits_posted == 300
     assert topups_now.credits_pending - topups_before.credits_pending == 200
-    await _assert_invariants(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_transfer_between_currencies_is_refused(db: Database) -> None:

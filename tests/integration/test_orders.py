@@ -12,6 +12,7 @@ from domain.database import Database
 from domain.models import Account, Conversation, Order, Quote, Transfer
 from domain.money import Money
 from domain.orders import ProductKind, QuoteTerms
+from tests.integration.ledger_check import assert_ledger_balanced
 
 
 async def _funded_quote(session: AsyncSession, balance: int) -> tuple[int, int, Quote]:
@@ -68,6 +69,4 @@ async def test_orders_reserve_their_price_in_the_topups_shard_of_their_user(db: 
     for user_id, code in placed:
         assert code == f"system:topups.{user_id % ledger.SHARDS}:NGN"
     assert len({code for _, code in placed}) == ledger.SHARDS  # consecutive users, every shard
-    async with db.transaction() as session:
-        sums = await ledger.currency_sums(session)
-    assert sums["NGN"] == (0, 0)
+    await assert_ledger_balanced(db)

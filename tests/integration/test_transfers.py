@@ -48,6 +48,7 @@ from domain.transfers import (
     ledger_id,
     new_reference,
 )
+from tests.integration.ledger_check import assert_ledger_balanced
 
 PEPPER = b"test-pepper"
 PIN = "2580"
@@ -192,12 +193,6 @@ def service(gateway: ScriptedGateway) -> TransferService:
     return TransferService(PEPPER, gateways={"paystack": gateway}, rules=LOOSE)
 
 
-async def assert_books_balance(db: Database) -> None:
-    async with db.transaction() as session:
-        assert all(debits == credits for debits, credits in (await ledger.currency_sums(session)).values())
-        assert await ledger.overdrawn_accounts(session) == []
-
-
 # ---- PIN ------------------------------------------------------------------------------------------
 
 
@@ -319,7 +314,7 @@ async def test_p2p_moves_money_at_once_and_tells_the_recipient(
         assert kinds == ["transfer_received"]
         lines = await audit.entries(session, subject=f"transfer:{reference}")
         assert [line.action for line in lines] == ["transfer.p2p"]
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_refusals_move_no_money(db: Database, service: TransferService) -> None:
@@ -359,7 +354,7 @@ async def test_a_transfer_to_a_new_number_is_claimed_once_by_its_owner(
         assert again.state == TransferState.CLAIMED
         assert await users.available_balance(session, known.user.id, "NGN") == 1_500_00
         assert await service.expire(session, again.id, utcnow() + timedelta(days=30)) is False
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_an_unclaimed_transfer_expires_and_refunds_the_sender_once(
@@ -387,7 +382,7 @@ async def test_an_unclaimed_transfer_expires_and_refunds_the_sender_once(
             await session.scalars(select(Notification.kind).where(Notification.money_transfer_id == row.id))
         ).all()
         assert kinds == ["transfer_expired"]
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 # ---- payouts --------------------------------------------------------------------------------------
@@ -404,7 +399,7 @@ async def test_a_payout_success_posts_the_hold(db: Database, service: TransferSe
     async with db.transaction() as session:
         moved = await session.get(Transfer, ledger_id(sent.transfer.reference))
         assert moved and moved.state == "posted"
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_failed_payout_refunds_once(
@@ -424,7 +419,7 @@ async def test_a_failed_payout_refunds_once(
         assert await service.apply(session, sent.transfer.id, PayoutCheck(PayoutStatus.FAILED)) == "failed"
     assert await available(db, alice) == 20_000_00
     assert gateway.sent == [reference]
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_reversed_payout_refunds_once_even_after_success(
@@ -446,7 +441,7 @@ async def test_a_reversed_payout_refunds_once_even_after_success(
             )
         ).all()
         assert sorted(kinds) == ["payout_reversed", "payout_succeeded"]
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_payout_the_gateway_never_got_is_sent_again_under_the_same_reference(
@@ -483,7 +478,7 @@ async def test_payout_webhooks_forged_or_repeated_move_no_money(
             await session.scalars(select(PaymentEvent.outcome).where(PaymentEvent.reference == reference))
         ).all()
         assert sorted(str(e) for e in events) == ["failed", "forged"]
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 # ---- review ---------------------------------------------------------------------------------------
@@ -527,7 +522,7 @@ async def test_velocity_holds_for_review_and_staff_release_or_reject(
             for line in await audit.entries(session, subject=f"transfer:{fourth.transfer.reference}")
         ]
         assert actions == ["transfer.rejected", "transfer.p2p"]
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_new_account_cools_off_above_a_small_amount(db: Database, gateway: ScriptedGateway) -> None:
@@ -559,7 +554,7 @@ async def test_a_hundred_concurrent_transfers_never_overdraw_the_wallet(
     async with db.transaction() as session:
         assert await risk.sent_today(session, alice.user_id, utcnow()) == 30 * 1000_00
         assert (await audit.verify(session)).ok
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_user_created_by_phone_later_finds_what_was_sent(
@@ -597,7 +592,7 @@ async def test_the_batcher_sends_concurrent_transfers_together_and_each_caller_h
     assert results[3].created and not results[7].created
     assert results[9].refusal is Refusal.PIN_WRONG
     assert await available(db, alice) == 1000_00 and await available(db, bola) == 9 * 1000_00
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)
 
 
 async def test_a_send_made_as_the_last_batch_finishes_is_not_stranded(
@@ -618,4 +613,4 @@ async def test_a_send_made_as_the_last_batch_finishes_is_not_stranded(
 
     assert await asyncio.wait_for(back_to_back(), timeout=30) == [True, True, True]
     assert await available(db, bola) == 3 * 500_00
-    await assert_books_balance(db)
+    await assert_ledger_balanced(db)

@@ -30,6 +30,7 @@ from domain.transfers import (
 from nexustop.bootstrap import demo_settings
 from nexustop.settings import Settings
 from nexustop.web import APP_KEY, create_app
+from tests.integration.ledger_check import assert_ledger_balanced
 
 SECRET = "sk_test_sandbox"
 
@@ -125,4 +126,4 @@ async def test_a_reversed_bank_payout_is_refunded_once_through_the_webhook_route
         await _eventually(refunded, "the reversal webhook to be acted on")
         async with app.db.transaction() as session:
             assert await users.available_balance(session, sender, "NGN") == 20_000_00
-            assert all(d == c for d, c in (await ledger.currency_sums(session)).values())
+        await assert_ledger_balanced(app.db)

@@ -36,6 +36,7 @@ from nexustop.queues import CeleryQueue
 from nexustop.settings import Settings
 from nexustop.tasks import reconcile
 from payments.sandbox.vtpass import start_vtpass_sandbox
+from tests.integration.ledger_check import assert_ledger_balanced
 from tests.integration.placed_orders import AMOUNT, PlacedOrder, place
 
 REPO = Path(__file__).resolve().parents[2]
@@ -259,15 +260,12 @@ async def assert_settled_once(db: Database, placed: PlacedOrder, sandbox: str) -
             (await session.scalars(select(Notification.kind).where(Notification.order_id == order.id))).all()
         )
         balance = await ledger.balance(session, placed.wallet_id)
-        sums = await ledger.currency_sums(session)
-        overdrawn = await ledger.overdrawn_accounts(session)
     delivered = order.state == OrderState.DELIVERED
     assert transfer.state == (ledger.TransferState.POSTED if delivered else ledger.TransferState.VOIDED)
     assert final_events == 1
     assert kinds.count("order_delivered" if delivered else "order_refunded") == 1
     assert (balance.posted, balance.debits_pending) == (FUNDED - AMOUNT.minor if delivered else FUNDED, 0)
-    assert all(posted == 0 and pending == 0 for posted, pending in sums.values()), sums
-    assert overdrawn == []
+    await assert_ledger_balanced(db)
     assert len(await recorded(sandbox, placed.reference)) == 1
 
 

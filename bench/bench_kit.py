@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import ledger
+from domain.ledger_invariants import invariant_problems
 
 #: The server benchmarks create their databases on (NEXUSTOP_BENCH_PG may point elsewhere).
 ADMIN_DSN = os.environ.get("NEXUSTOP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -68,15 +68,8 @@ def migrated_database(prefix: str) -> Iterator[str]:
 
 
 async def ledger_problems(session: AsyncSession) -> list[str]:
-    """What breaks the ledger's invariants: a currency not summing to zero, an overdrawn wallet."""
-    problems = []
-    sums = await ledger.currency_sums(session)
-    for currency, (posted, pending) in sums.items():
-        if posted or pending:
-            problems.append(f"{currency} sums to posted={posted} pending={pending}")
-    if overdrawn := await ledger.overdrawn_accounts(session):
-        problems.append(f"{len(overdrawn)} overdrawn wallets, e.g. {overdrawn[:3]}")
-    return problems
+    """What breaks the ledger's invariants (domain.ledger_invariants), one line each."""
+    return [str(problem) for problem in await invariant_problems(session)]
 
 
 def server_cpu_seconds() -> float:
