@@ -6,10 +6,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.inbox import Refused, actor
-from domain import audit, ledger
-from domain.ledger import NewTransfer, TransferResult, TransferState
-from domain.models import Notification, Order, Staff, Transfer
-from domain.orders import IN_FLIGHT, OrderState, notify, record_state
+from domain import audit, settlement
+from domain.models import Notification, Order, Staff
+from domain.orders import IN_FLIGHT, OrderState, record_state
+from domain.settlement import RefundProblem
 
 
 async def _locked(session: AsyncSession, order_id: int) -> Order:
@@ -34,42 +34,28 @@ async def requery(session: AsyncSession, order_id: int, staff: Staff) -> Order:
     return order
 
 
+_REFUSALS = {
+    RefundProblem.ALREADY_REFUNDED: "Order {reference} is already refunded",
+    RefundProblem.IN_FLIGHT: "Order {reference} is still in flight: requery it first",
+    RefundProblem.MONEY_ALREADY_RETURNED: "Order {reference}'s money was already returned",
+    RefundProblem.RESERVATION_CHANGED: "The reservation changed meanwhile; reload and try again",
+}
+
+
 async def refund(session: AsyncSession, order_id: int, staff: Staff, reason: str) -> Order:
     """Give a failed order's money back, exactly once, with the agent and the reason recorded.
 
-    A reservation still pending is voided; money already posted goes back by a compensating
-    transfer whose id (``refund:<reference>``) is its idempotency key.
+    The money moves through ``domain.settlement.refund``, the path fulfilment uses too, so a
+    gift's claim order goes back to the gift's sender, not to the claimer.
     """
     reason = reason.strip()
     if not reason:
         raise Refused("Say why you refund this order")
     order = await _locked(session, order_id)
-    if order.state == OrderState.REFUNDED:
-        raise Refused(f"Order {order.reference} is already refunded")
-    if order.state in IN_FLIGHT:
-        raise Refused(f"Order {order.reference} is still in flight: requery it first")
-    transfer = await session.get(Transfer, order.transfer_id)
-    assert transfer is not None
-    if transfer.state == TransferState.PENDING:
-        if not await ledger.void_pending(session, transfer.id):
-            raise Refused("The reservation changed meanwhile; reload and try again")
-        how = {"voided": transfer.id}
-    elif transfer.state == TransferState.POSTED:
-        compensation = NewTransfer(
-            id=f"refund:{order.reference}",
-            debit_account_id=transfer.credit_account_id,
-            credit_account_id=transfer.debit_account_id,
-            amount=transfer.amount,
-            currency=transfer.currency,
-            code="refund",
-        )
-        if await ledger.create_transfer(session, compensation) is TransferResult.EXISTS:
-            raise Refused(f"Order {order.reference} was already refunded")
-        how = {"transfer": compensation.id}
-    else:
-        raise Refused(f"Order {order.reference}'s money was already returned")
-    await record_state(session, order, OrderState.REFUNDED, f"refunded by {staff.name}: {reason}"[:500])
-    await notify(session, order, "order_refunded")
+    refunded = await settlement.refund(session, order, f"refunded by {staff.name}: {reason}"[:500])
+    if isinstance(refunded, RefundProblem):
+        raise Refused(_REFUSALS[refunded].format(reference=order.reference))
+    how = {"transfer" if refunded.compensated else "voided": refunded.transfer_id}
     await audit.record(
         session,
         actor(staff),

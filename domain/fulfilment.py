@@ -19,7 +19,7 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain import gifts, handoff, ledger
+from domain import handoff, settlement
 from domain.database import Database
 from domain.models import Order, utcnow
 from domain.money import Money
@@ -115,16 +115,10 @@ async def _apply(db: Database, order_id: int, result: TopupResult, requery_delay
         if result.provider_reference:
             order.provider_reference = result.provider_reference
         if result.status is TopupStatus.DELIVERED:
-            await ledger.post_pending(session, order.transfer_id)
-            await record_state(session, order, OrderState.DELIVERED, result.detail)
-            await notify(session, order, "order_delivered")
-            await gifts.after_settled(session, order, OrderState.DELIVERED)
+            await settlement.deliver(session, order, result.detail)
             return Settled(OrderState.DELIVERED)
         if result.status is TopupStatus.FAILED:
-            await ledger.void_pending(session, order.transfer_id)
-            await record_state(session, order, OrderState.REFUNDED, result.detail)
-            if not await gifts.after_settled(session, order, OrderState.REFUNDED):
-                await notify(session, order, "order_refunded")
+            await settlement.fail(session, order, result.detail)
             return Settled(OrderState.REFUNDED)
         return await _schedule_check(session, order, result, requery_delays)
 

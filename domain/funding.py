@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 #: The system account every gateway collection is debited from (it goes negative until settlement).
 CLEARING = "gateway_clearing"
 #: The ledger transfer code of a wallet credit from a gateway.
-TRANSFER_CODE = "funding"
+TRANSFER_CODE = ledger.TransferCode.FUNDING
 #: Waits between status checks of a payment nobody told us about, in seconds (the last repeats).
 CHECK_DELAYS: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 #: A payment still unpaid after this long is given up (a late success still credits it).

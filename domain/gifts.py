@@ -199,7 +199,7 @@ async def confirm(
             credit_account_id=escrow,
             amount=amount,
             currency=currency,
-            code="gift_escrow",
+            code=ledger.TransferCode.GIFT_ESCROW,
             pending=True,
         )
         for n in range(1, shares + 1)
@@ -305,7 +305,9 @@ async def claim(
     transfer_id = f"order:{quote.id}"
     await ledger.create_transfer(
         session,
-        ledger.NewTransfer(transfer_id, escrow, topups, price, gift.currency, "gift_purchase", pending=True),
+        ledger.NewTransfer(
+            transfer_id, escrow, topups, price, gift.currency, ledger.TransferCode.GIFT_PURCHASE, pending=True
+        ),
     )
     if gift.amount > price:
         wallet = await ledger.open_wallet(session, gift.sender_user_id, gift.currency)
@@ -317,7 +319,7 @@ async def claim(
                 wallet,
                 gift.amount - price,
                 gift.currency,
-                "gift_change",
+                ledger.TransferCode.GIFT_CHANGE,
             ),
         )
     now = utcnow()
@@ -489,7 +491,7 @@ async def after_settled(session: AsyncSession, order: Order, state: OrderState) 
                 wallet,
                 order.amount,
                 gift.currency,
-                "gift_refund",
+                ledger.TransferCode.GIFT_REFUND,
             ),
         )
         await tell(session, gift.sender_user_id, gift.sender_conversation_id, "gift_failed", order.id)

@@ -53,6 +53,28 @@ class TransferResult(StrEnum):
     CONFLICT = "conflict"
 
 
+class TransferCode(StrEnum):
+    """Why money moved: the closed list of a transfer's ``code`` (TigerBeetle's word)."""
+
+    PROMO = "promo"
+    FUNDING = "funding"
+    PURCHASE = "purchase"
+    REFUND = "refund"
+    GIFT_ESCROW = "gift_escrow"
+    GIFT_PURCHASE = "gift_purchase"
+    GIFT_CHANGE = "gift_change"
+    GIFT_REFUND = "gift_refund"
+    SEND_P2P = "p2p"
+    SEND_CLAIMABLE = "claimable"
+    PAYOUT_BANK = "bank"
+    PAYOUT_MOBILE_MONEY = "mobile_money"
+    CLAIM = "claim"
+    PAYOUT_REVERSAL = "payout_reversal"
+
+
+_CODES = frozenset(TransferCode)
+
+
 @dataclass(frozen=True, slots=True)
 class NewTransfer:
     """A transfer to create: ``amount`` minor units from the debit to the credit account."""
@@ -62,10 +84,12 @@ class NewTransfer:
     credit_account_id: int
     amount: int
     currency: str
-    code: str
+    code: TransferCode
     pending: bool = False
 
     def __post_init__(self) -> None:
+        if self.code not in _CODES:
+            raise LedgerError(f"{self.code!r} is not a TransferCode")
         if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount <= 0:
             raise LedgerError("a transfer moves a positive integer number of minor units")
         if self.debit_account_id == self.credit_account_id:

@@ -255,7 +255,7 @@ async def place_order(
             credit_account_id=topups,
             amount=quote["amount"],
             currency=quote["currency"],
-            code="purchase",
+            code=ledger.TransferCode.PURCHASE,
             pending=True,
         ),
     )

@@ -77,6 +77,19 @@ class TransferKind(StrEnum):
     MOBILE_MONEY = "mobile_money"
 
 
+_LEDGER_CODES = {
+    TransferKind.P2P: ledger.TransferCode.SEND_P2P,
+    TransferKind.CLAIMABLE: ledger.TransferCode.SEND_CLAIMABLE,
+    TransferKind.BANK: ledger.TransferCode.PAYOUT_BANK,
+    TransferKind.MOBILE_MONEY: ledger.TransferCode.PAYOUT_MOBILE_MONEY,
+}
+
+
+def _ledger_code(kind: TransferKind | None) -> ledger.TransferCode:
+    assert kind is not None, "a planned send has its kind"
+    return _LEDGER_CODES[kind]
+
+
 class TransferState(StrEnum):
     """Where a transfer stands."""
 
@@ -390,7 +403,7 @@ class TransferService:
                 wallet,
                 transfer.amount,
                 transfer.currency,
-                "claim",
+                ledger.TransferCode.CLAIM,
             ),
         )
         transfer.recipient_user_id = user_id
@@ -627,7 +640,7 @@ class TransferService:
                 wallet,
                 transfer.amount,
                 transfer.currency,
-                "payout_reversal",
+                ledger.TransferCode.PAYOUT_REVERSAL,
             ),
         )
 
@@ -1034,7 +1047,7 @@ class _Batch:
                 credit_account_id=accounts[self._credit_spec(plan).code].id,
                 amount=plan.request.amount.minor,
                 currency=plan.request.amount.currency,
-                code=str(plan.kind),
+                code=_ledger_code(plan.kind),
                 pending=plan.review is not None or plan.kind != TransferKind.P2P,
             )
             for plan in accepted

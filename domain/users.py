@@ -112,7 +112,7 @@ async def grant_opening_balance(session: AsyncSession, user_id: int, country: Co
             credit_account_id=wallet,
             amount=country.demo_opening_balance.minor,
             currency=country.currency,
-            code="promo",
+            code=ledger.TransferCode.PROMO,
         ),
     )
     return result is ledger.TransferResult.CREATED

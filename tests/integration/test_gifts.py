@@ -10,11 +10,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from admin import orders as admin_orders
 from domain import gifts, ledger, users
 from domain.database import Database
 from domain.fulfilment import Settled, fulfil
 from domain.gifts import GiftProblem, GiftRefused, GiftState
-from domain.models import Conversation, Gift, Notification, Order, Transfer, utcnow
+from domain.models import Conversation, Gift, Notification, Order, Staff, Transfer, utcnow
 from domain.orders import OrderState, ProductKind
 from domain.ports import TopupRequest, TopupResult, TopupStatus
 from tests.integration.ledger_check import assert_ledger_balanced
@@ -241,4 +242,44 @@ async def test_giveaway_partly_claimed_refunds_the_rest_at_expiry(db: Database) 
     assert await gifts.expire_due(db, utcnow() + timedelta(days=3)) >= 1
     held = await wallet(db, alice)
     assert (held.posted, held.available) == (9_600, 9_600)
+    await assert_ledger_balanced(db)
+
+
+class UndecidedProvider:
+    """Never gives a definite answer, so an order ends in review."""
+
+    async def send_topup(self, request: TopupRequest) -> TopupResult:
+        return TopupResult(TopupStatus.PENDING, detail="processing")
+
+    async def query_topup(self, reference: str) -> TopupResult:
+        return TopupResult(TopupStatus.PENDING, detail="processing")
+
+
+@pytest.mark.parametrize(
+    ("provider", "settled"),
+    [(UndecidedProvider(), OrderState.NEEDS_REVIEW), (FakeProvider(), OrderState.DELIVERED)],
+    ids=["in-review", "delivered"],
+)
+async def test_an_agent_refund_of_a_gift_order_pays_the_sender_back_not_the_claimer(
+    db: Database, provider: FakeProvider | UndecidedProvider, settled: OrderState
+) -> None:
+    alice, bobby = await person(db, 10_000), await person(db)
+    gift_id = await give(db, alice, 500, recipient=bobby)
+    order_id = await claim(db, gift_id, bobby)
+    assert await fulfil(db, provider, order_id, ()) == Settled(settled)
+    async with db.transaction() as session:
+        staff = Staff(
+            email=f"{uuid.uuid4().hex[:8]}@nexustop.test", name="Ada", role="agent", password_hash="-"
+        )
+        session.add(staff)
+        await session.flush()
+        await admin_orders.refund(session, order_id, staff, "provider confirmed it never arrived")
+    after = await wallet(db, alice)
+    assert (after.posted, after.available) == (10_000, 10_000)  # the ₦5 is back with the sender
+    assert (await wallet(db, bobby)).posted == 0
+    assert "gift_failed" in await kinds(db, alice)
+    assert "order_refunded" not in await kinds(db, bobby)  # no false "back in your wallet"
+    async with db.transaction() as session:
+        refund = await session.get(Transfer, f"gift:{gift_id}:1:refund")  # escrow → sender
+    assert refund is not None and refund.amount == 500
     await assert_ledger_balanced(db)
