@@ -26,6 +26,7 @@ COPY conversations ./conversations
 COPY domain ./domain
 COPY nexustop ./nexustop
 COPY payments ./payments
+COPY sandbox ./sandbox
 COPY locales ./locales
 RUN pip install --no-deps --no-build-isolation . \
     # var/ holds Celery beat's schedule file: the only place the app user may write.

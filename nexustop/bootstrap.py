@@ -33,10 +33,10 @@ from nexustop.periodic import run_every
 from nexustop.providers import build_topup_provider
 from nexustop.queues import InProcessQueue, build_queue
 from nexustop.settings import Settings
-from payments.sandbox.graph import start_graph_sandbox
-from payments.sandbox.telegram import start_telegram_sandbox
-from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from sandbox.graph import start_graph_sandbox
+from sandbox.telegram import start_telegram_sandbox
+from sandbox.vtpass import start_vtpass_sandbox
 
 log = logging.getLogger(__name__)
 
@@ -259,14 +259,14 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
 
 def sandbox_app() -> web.Application:
     """An aiohttp app that serves every sandbox under one port (``nexustop sandbox``)."""
-    from payments.sandbox.flutterwave import create_flutterwave_sandbox
-    from payments.sandbox.graph import create_graph_sandbox
-    from payments.sandbox.identity import create_identity_sandbox
-    from payments.sandbox.momo import create_momo_sandbox
-    from payments.sandbox.orange import create_orange_sandbox
-    from payments.sandbox.paystack import create_paystack_sandbox
-    from payments.sandbox.telegram import create_telegram_sandbox
-    from payments.sandbox.vtpass import create_vtpass_sandbox
+    from sandbox.flutterwave import create_flutterwave_sandbox
+    from sandbox.graph import create_graph_sandbox
+    from sandbox.identity import create_identity_sandbox
+    from sandbox.momo import create_momo_sandbox
+    from sandbox.orange import create_orange_sandbox
+    from sandbox.paystack import create_paystack_sandbox
+    from sandbox.telegram import create_telegram_sandbox
+    from sandbox.vtpass import create_vtpass_sandbox
 
     app = web.Application()
     app.add_subapp("/vtpass/", create_vtpass_sandbox())

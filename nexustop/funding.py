@@ -127,10 +127,10 @@ async def start_gateway_sandboxes(stack: AsyncExitStack, settings: Settings) -> 
     after each payment starts; webhooks go to ``public_url`` (when nothing listens there, the
     poller finds the payment).
     """
-    from payments.sandbox.flutterwave import start_flutterwave_sandbox
-    from payments.sandbox.momo import start_momo_sandbox
-    from payments.sandbox.orange import start_orange_sandbox
-    from payments.sandbox.paystack import start_paystack_sandbox
+    from sandbox.flutterwave import start_flutterwave_sandbox
+    from sandbox.momo import start_momo_sandbox
+    from sandbox.orange import start_orange_sandbox
+    from sandbox.paystack import start_paystack_sandbox
 
     if settings.paystack_secret_key != SANDBOX_GATEWAYS["paystack_secret_key"]:
         return settings

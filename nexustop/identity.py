@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from nexustop.settings import Settings
 from payments.identity import DojahIdentityVerifier
-from payments.sandbox.identity import APP_ID, SECRET_KEY
+from sandbox.identity import APP_ID, SECRET_KEY
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def demo_identity_settings(settings: Settings) -> dict[str, Any]:
 
 async def start_identity_sandbox(stack: AsyncExitStack, settings: Settings) -> Settings:
     """Serve the identity sandbox in-process and point the verifier at it (sandbox credentials only)."""
-    from payments.sandbox.identity import start_identity_sandbox as serve_sandbox
+    from sandbox.identity import start_identity_sandbox as serve_sandbox
 
     if settings.identity_secret_key != SANDBOX_IDENTITY["identity_secret_key"]:
         return settings

@@ -14,7 +14,7 @@ from nexustop.settings import Settings
 from payments.flutterwave import FlutterwaveGateway
 from payments.momo import MomoDisbursement
 from payments.paystack import PaystackGateway
-from payments.sandbox.momo import DISBURSEMENT_API_KEY, DISBURSEMENT_API_USER, DISBURSEMENT_SUBSCRIPTION_KEY
+from sandbox.momo import DISBURSEMENT_API_KEY, DISBURSEMENT_API_USER, DISBURSEMENT_SUBSCRIPTION_KEY
 
 #: Adapter classes that serve funding and payouts with one object (one HTTP session).
 SHARED_ADAPTERS = (PaystackGateway, FlutterwaveGateway)

@@ -88,7 +88,7 @@ def check_from_reply(status: int, reply: object, country: str) -> IdentityCheck:
 
 
 class DojahIdentityVerifier(GatewayClient):
-    """``IdentityVerifier`` backed by a Dojah-shaped KYC API (or ``payments.sandbox.identity``)."""
+    """``IdentityVerifier`` backed by a Dojah-shaped KYC API (or ``sandbox.identity``)."""
 
     name = "dojah"
 

@@ -148,7 +148,7 @@ class MomoProduct(GatewayClient):
 
 
 class MomoGateway(MomoProduct):
-    """``PaymentGateway`` backed by MTN MoMo collections (or ``payments.sandbox.momo``)."""
+    """``PaymentGateway`` backed by MTN MoMo collections (or ``sandbox.momo``)."""
 
     name = "momo"
     product = "collection"
@@ -199,7 +199,7 @@ class MomoGateway(MomoProduct):
 
 
 class MomoDisbursement(MomoProduct):
-    """``PayoutGateway`` backed by MTN MoMo disbursements (or ``payments.sandbox.momo``)."""
+    """``PayoutGateway`` backed by MTN MoMo disbursements (or ``sandbox.momo``)."""
 
     name = "momo"
     product = "disbursement"

@@ -43,7 +43,7 @@ _STATUS = {
 
 
 class OrangeGateway(GatewayClient):
-    """``PaymentGateway`` backed by Orange Money Web Payment (or ``payments.sandbox.orange``)."""
+    """``PaymentGateway`` backed by Orange Money Web Payment (or ``sandbox.orange``)."""
 
     name = "orange"
 

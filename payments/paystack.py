@@ -137,7 +137,7 @@ def account_number(destination: PayoutDestination) -> str:
 
 
 class PaystackGateway(GatewayClient):
-    """``PaymentGateway`` and ``PayoutGateway`` backed by Paystack (or ``payments.sandbox.paystack``)."""
+    """``PaymentGateway`` and ``PayoutGateway`` backed by Paystack (or ``sandbox.paystack``)."""
 
     name = "paystack"
 

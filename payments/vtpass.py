@@ -88,7 +88,7 @@ class VTpassError(Exception):
 
 
 class VTpassProvider:
-    """``TopupProvider`` backed by VTpass (or the sandbox in ``payments.sandbox.vtpass``)."""
+    """``TopupProvider`` backed by VTpass (or the sandbox in ``sandbox.vtpass``)."""
 
     def __init__(
         self,

@@ -17,8 +17,8 @@ from domain import ledger
 from domain.database import Database
 from domain.models import Identity
 from nexustop.queues import InProcessQueue
-from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from sandbox.vtpass import start_vtpass_sandbox
 from tests.integration.ledger_check import assert_ledger_balanced as assert_ledger_balanced
 
 FAST_REQUERIES = (0.05, 0.05, 0.1, 0.1, 0.2)

@@ -19,11 +19,11 @@ from payments.flutterwave import signature as flutterwave_signature
 from payments.momo import MomoGateway
 from payments.orange import OrangeGateway
 from payments.paystack import PaystackGateway
-from payments.sandbox.flutterwave import start_flutterwave_sandbox
-from payments.sandbox.gateway import GatewaySandbox, SandboxPayment, sandbox_of
-from payments.sandbox.momo import start_momo_sandbox
-from payments.sandbox.orange import start_orange_sandbox
-from payments.sandbox.paystack import start_paystack_sandbox
+from sandbox.flutterwave import start_flutterwave_sandbox
+from sandbox.gateway import GatewaySandbox, SandboxPayment, sandbox_of
+from sandbox.momo import start_momo_sandbox
+from sandbox.orange import start_orange_sandbox
+from sandbox.paystack import start_paystack_sandbox
 
 #: Builds a webhook body and headers claiming ``payment`` succeeded, with a wrong signature (or, for
 #: unsigned gateways, none at all).

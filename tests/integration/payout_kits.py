@@ -18,11 +18,11 @@ from payments.flutterwave import FlutterwaveGateway
 from payments.flutterwave import signature as flutterwave_signature
 from payments.momo import MomoDisbursement
 from payments.paystack import PaystackGateway
-from payments.sandbox.flutterwave import set_style, start_flutterwave_sandbox
-from payments.sandbox.gateway import GatewaySandbox, sandbox_of
-from payments.sandbox.momo import start_momo_sandbox
-from payments.sandbox.paystack import start_paystack_sandbox
-from payments.sandbox.transfers import TransferBook, transfers_of
+from sandbox.flutterwave import set_style, start_flutterwave_sandbox
+from sandbox.gateway import GatewaySandbox, sandbox_of
+from sandbox.momo import start_momo_sandbox
+from sandbox.paystack import start_paystack_sandbox
+from sandbox.transfers import TransferBook, transfers_of
 
 #: The adapter's timeout; the sandbox's ``4444`` answer comes after ``HANG`` seconds.
 CLIENT_TIMEOUT = 1.0

@@ -26,7 +26,7 @@ from domain.models import Identity, Order, utcnow
 from nexustop.bootstrap import App, demo_settings
 from nexustop.settings import Settings
 from nexustop.web import APP_KEY, create_app
-from payments.sandbox.telegram import BotState, TelegramSandbox, start_telegram_sandbox
+from sandbox.telegram import BotState, TelegramSandbox, start_telegram_sandbox
 from tests.integration import settling
 
 TOKEN = "7000000001:AAH-test-token-for-the-sandbox"

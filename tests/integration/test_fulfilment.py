@@ -23,8 +23,8 @@ from domain.orders import OrderState
 from nexustop.providers import build_topup_provider
 from nexustop.queues import InProcessQueue
 from nexustop.settings import Settings
-from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from sandbox.vtpass import start_vtpass_sandbox
 from tests.integration.ledger_check import assert_ledger_balanced
 from tests.integration.placed_orders import AMOUNT, PlacedOrder, place
 

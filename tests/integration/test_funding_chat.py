@@ -17,12 +17,12 @@ from nexustop.queues import InProcessQueue
 from payments.flutterwave import FlutterwaveGateway
 from payments.momo import MomoGateway
 from payments.paystack import PaystackGateway
-from payments.sandbox.flutterwave import start_flutterwave_sandbox
-from payments.sandbox.gateway import GatewaySandbox, sandbox_of
-from payments.sandbox.momo import start_momo_sandbox
-from payments.sandbox.paystack import start_paystack_sandbox
-from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from sandbox.flutterwave import start_flutterwave_sandbox
+from sandbox.gateway import GatewaySandbox, sandbox_of
+from sandbox.momo import start_momo_sandbox
+from sandbox.paystack import start_paystack_sandbox
+from sandbox.vtpass import start_vtpass_sandbox
 from tests.integration.dialogue import FAST_REQUERIES, Chat, assert_ledger_balanced
 
 

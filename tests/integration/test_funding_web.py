@@ -19,8 +19,8 @@ from nexustop.bootstrap import demo_settings
 from nexustop.settings import Settings
 from nexustop.web import APP_KEY, create_app
 from payments.paystack import PaystackGateway
-from payments.sandbox.gateway import sandbox_of
-from payments.sandbox.paystack import start_paystack_sandbox
+from sandbox.gateway import sandbox_of
+from sandbox.paystack import start_paystack_sandbox
 
 
 def _message(text: str) -> InboundMessage:

@@ -25,7 +25,7 @@ from domain.funding import FundingService, Outcome, PaymentState
 from domain.models import Notification, Payment, PaymentEvent, Transfer, User
 from domain.money import Money
 from nexustop.funding import add_webhook_routes
-from payments.sandbox.gateway import SandboxPayment
+from sandbox.gateway import SandboxPayment
 from tests.integration.funding_kits import KITS, Kit
 from tests.integration.ledger_check import assert_ledger_balanced
 

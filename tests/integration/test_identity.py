@@ -1,6 +1,6 @@
 """The Dojah-shaped identity adapter over HTTP against the in-process sandbox registry.
 
-Sandbox magic numbers (``payments.sandbox.identity``): ending ``000`` not found, ``999`` HTTP 503,
+Sandbox magic numbers (``sandbox.identity``): ending ``000`` not found, ``999`` HTTP 503,
 ``888`` answers after the sandbox's ``delay``; anything else matches a holder picked from the
 last six digits.
 """
@@ -22,7 +22,7 @@ from nexustop.bootstrap import _start_sandbox, demo_settings
 from nexustop.identity import build_identity_verifier, kyc_pepper
 from nexustop.settings import Settings
 from payments.identity import DojahIdentityVerifier, check_from_reply
-from payments.sandbox.identity import (
+from sandbox.identity import (
     APP_ID,
     SECRET_KEY,
     identity_sandbox_of,

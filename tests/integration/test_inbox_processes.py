@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from domain.database import Database
-from payments.sandbox.graph import GraphSandbox, start_graph_sandbox
+from sandbox.graph import GraphSandbox, start_graph_sandbox
 from tests.integration.inbox_harness import PASSWORD, csrf_of, new_staff
 from tests.integration.whatsapp_harness import (
     APP_SECRET,

@@ -1,7 +1,7 @@
 """Identity upgrades and staff tier changes on PostgreSQL, checked by the real adapter against the sandbox.
 
 Sandbox numbers: ending ``000`` not found, ``999`` unavailable; a BVN and a NIN that share their
-last six digits belong to one person (see ``payments.sandbox.identity``).
+last six digits belong to one person (see ``sandbox.identity``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from domain.kyc import NumberProblem, UpgradeOutcome, UpgradeResult
 from domain.models import AuditEntry, KycProfile, User
 from domain.ports import IdentityKind
 from payments.identity import DojahIdentityVerifier
-from payments.sandbox.identity import APP_ID, SECRET_KEY, identity_sandbox_of, start_identity_sandbox
+from sandbox.identity import APP_ID, SECRET_KEY, identity_sandbox_of, start_identity_sandbox
 
 PEPPER = "test-kyc-pepper"
 BVN, NIN, NATIONAL_ID = IdentityKind.BVN, IdentityKind.NIN, IdentityKind.NATIONAL_ID

@@ -25,10 +25,10 @@ from domain.money import Money
 from nexustop.queues import InProcessQueue
 from payments.flutterwave import FlutterwaveGateway
 from payments.paystack import PaystackGateway
-from payments.sandbox.flutterwave import start_flutterwave_sandbox
-from payments.sandbox.gateway import GatewaySandbox, sandbox_of
-from payments.sandbox.paystack import start_paystack_sandbox
 from payments.vtpass import VTpassProvider
+from sandbox.flutterwave import start_flutterwave_sandbox
+from sandbox.gateway import GatewaySandbox, sandbox_of
+from sandbox.paystack import start_paystack_sandbox
 from tests.integration.dialogue import Chat
 
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from domain.ports import LookupStatus, PayoutCheck, PayoutRequest, PayoutStatus, WebhookNotice
-from payments.sandbox.transfers import account_name
+from sandbox.transfers import account_name
 from tests.integration.payout_kits import KITS, PayoutKit
 
 Delivered = list[tuple[bytes, dict[str, str]]]

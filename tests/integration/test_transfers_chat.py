@@ -27,10 +27,10 @@ from domain.transfers import TransferService, TransferState
 from nexustop.queues import InProcessQueue
 from payments.identity import DojahIdentityVerifier
 from payments.paystack import PaystackGateway
-from payments.sandbox.identity import APP_ID, SECRET_KEY, start_identity_sandbox
-from payments.sandbox.paystack import start_paystack_sandbox
-from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import VTpassProvider
+from sandbox.identity import APP_ID, SECRET_KEY, start_identity_sandbox
+from sandbox.paystack import start_paystack_sandbox
+from sandbox.vtpass import start_vtpass_sandbox
 from tests.integration import dialogue
 from tests.integration.dialogue import FAST_REQUERIES, Chat
 

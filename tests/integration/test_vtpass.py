@@ -1,6 +1,6 @@
 """The real VTpass adapter driven over HTTP against the in-process VTpass sandbox.
 
-The sandbox (``payments.sandbox.vtpass``) picks an outcome from the last 4 digits of the
+The sandbox (``sandbox.vtpass``) picks an outcome from the last 4 digits of the
 recipient's number:
 
 ====  ======================================================================
@@ -36,8 +36,8 @@ from aiohttp.test_utils import unused_port
 
 from domain.money import Money
 from domain.ports import TopupRequest, TopupStatus
-from payments.sandbox.vtpass import start_vtpass_sandbox
 from payments.vtpass import LAGOS, VTpassError, VTpassProvider, new_request_id
+from sandbox.vtpass import start_vtpass_sandbox
 
 API_KEY = "test-api-key"
 PUBLIC_KEY = "PK_test"

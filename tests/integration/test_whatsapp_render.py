@@ -25,7 +25,7 @@ from bots.whatsapp.render import (
     template,
 )
 from conversations.messages import Button, ListRow, Reply
-from payments.sandbox.graph import GraphError, validate
+from sandbox.graph import GraphError, validate
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=60)
 _ids = st.text("abcdefghijklmnopqrstuvwxyz0123456789:-_", min_size=1, max_size=40)

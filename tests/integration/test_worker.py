@@ -35,7 +35,7 @@ from nexustop.celery_app import app
 from nexustop.queues import CeleryQueue
 from nexustop.settings import Settings
 from nexustop.tasks import reconcile
-from payments.sandbox.vtpass import start_vtpass_sandbox
+from sandbox.vtpass import start_vtpass_sandbox
 from tests.integration.ledger_check import assert_ledger_balanced
 from tests.integration.placed_orders import AMOUNT, PlacedOrder, place
 

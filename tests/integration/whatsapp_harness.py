@@ -28,7 +28,7 @@ from domain.models import Identity, Order
 from nexustop.bootstrap import App, demo_settings
 from nexustop.settings import Settings
 from nexustop.web import APP_KEY, create_app
-from payments.sandbox.graph import GraphSandbox, SentMessage, start_graph_sandbox
+from sandbox.graph import GraphSandbox, SentMessage, start_graph_sandbox
 from tests.integration import settling
 
 APP_SECRET = "whsec-test-7f3a"

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from payments.sandbox.gateway import GatewaySandbox
-from payments.sandbox.graph import GraphState
-from payments.sandbox.serving import refuse_unknown_knobs
-from payments.sandbox.transfers import TransferBook
-from payments.sandbox.vtpass import SandboxState
+from sandbox.gateway import GatewaySandbox
+from sandbox.graph import GraphState
+from sandbox.serving import refuse_unknown_knobs
+from sandbox.transfers import TransferBook
+from sandbox.vtpass import SandboxState
 
 
 def test_unknown_knobs_are_named_and_known_ones_pass() -> None:

@@ -13,7 +13,7 @@ Magic payer numbers: ending ``0000`` the payer rejects (``FAILED``, ``APPROVAL_R
 ``1111`` the prompt is never answered (stays ``PENDING``) even with ``auto_pay``.
 
 The callback is the status body, **unsigned**, POSTed to the ``webhook_url`` knob or else to the
-request's ``X-Callback-Url``; knobs (late, twice, never) are in ``payments.sandbox.gateway``.
+request's ``X-Callback-Url``; knobs (late, twice, never) are in ``sandbox.gateway``.
 
 Disbursement has credentials of its own (subscription key, API user and key; a collection token
 is refused): ``POST /disbursement/token/``;
@@ -24,7 +24,7 @@ partyId}, payerMessage, payeeNote}``) → 202; ``GET /disbursement/v1_0/transfer
 ``{amount, currency, financialTransactionId, externalId, payee, status: PENDING|SUCCESSFUL|FAILED,
 reason?}`` (404 unknown). MoMo has no reversal state: a ``3333`` transfer turns ``FAILED`` later.
 Each outcome is called back like collections. Magic payee numbers and transfer knobs:
-``payments.sandbox.transfers``.
+``sandbox.transfers``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 
 from aiohttp import web
 
-from payments.sandbox.gateway import (
+from sandbox.gateway import (
     SANDBOX,
     GatewaySandbox,
     SandboxPayment,
@@ -45,7 +45,7 @@ from payments.sandbox.gateway import (
     decimal_or_none,
     serve,
 )
-from payments.sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers, magic
+from sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers, magic
 
 SUBSCRIPTION_KEY = "sandbox-subscription-key"
 API_USER = "0b1c2d3e-4f50-4612-8a7b-9c0d1e2f3a4b"
@@ -272,7 +272,7 @@ def create_momo_sandbox(
     transfers: dict[str, Any] | None = None,
     **knobs: Any,
 ) -> web.Application:
-    """Build the sandbox app; knobs: ``payments.sandbox.gateway``, ``transfers`` knobs: ``…transfers``."""
+    """Build the sandbox app; knobs: ``sandbox.gateway``, ``transfers`` knobs: ``…transfers``."""
     sandbox = GatewaySandbox(_callback, **knobs)
     app = create_app(sandbox)
     app[_CONFIG] = {

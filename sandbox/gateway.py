@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
-from payments.sandbox.serving import refuse_unknown_knobs
+from sandbox.serving import refuse_unknown_knobs
 
 log = logging.getLogger(__name__)
 

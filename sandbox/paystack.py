@@ -9,7 +9,7 @@ API (as Paystack, ``Authorization: Bearer <secret key>`` or 401):
 
 A successful payment sends ``charge.success`` to the ``webhook_url`` knob, signed with
 ``x-paystack-signature`` = hex HMAC-SHA512(secret key, raw body). Paying, knobs (late, twice,
-never) and the checkout page are described in ``payments.sandbox.gateway``.
+never) and the checkout page are described in ``sandbox.gateway``.
 
 Transfers: ``GET /bank/resolve?account_number=&bank_code=`` → ``data{account_number, account_name}``
 (422 ``Could not resolve account name…`` for an account ending ``0000``); ``POST /transferrecipient``
@@ -22,7 +22,7 @@ currency}`` → ``data{status, transfer_code, reference, amount…}`` (a reused 
 sent as ``transfer.success|failed|reversed``, signed like charges. The magic account numbers
 (``0000`` no such account, ``1111`` fails, ``2222`` pending then success, ``3333`` success then
 reversed, ``4444`` answer after the client's timeout) and their knobs are in
-``payments.sandbox.transfers``.
+``sandbox.transfers``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from typing import Any
 
 from aiohttp import web
 
-from payments.sandbox.gateway import SANDBOX, GatewaySandbox, SandboxPayment, create_app, serve
-from payments.sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers, magic
+from sandbox.gateway import SANDBOX, GatewaySandbox, SandboxPayment, create_app, serve
+from sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers, magic
 
 SECRET_KEY = "sk_test_sandbox"
 _SECRET = web.AppKey("paystack_secret", str)
@@ -293,7 +293,7 @@ async def verify_transfer(request: web.Request) -> web.Response:
 def create_paystack_sandbox(
     *, secret_key: str = SECRET_KEY, transfers: dict[str, Any] | None = None, **knobs: Any
 ) -> web.Application:
-    """Build the sandbox app; knobs: ``payments.sandbox.gateway``, ``transfers`` knobs: ``…transfers``."""
+    """Build the sandbox app; knobs: ``sandbox.gateway``, ``transfers`` knobs: ``…transfers``."""
     app = create_app(GatewaySandbox(_webhook(secret_key), **knobs))
     app[_SECRET] = secret_key
     app[_RECIPIENTS] = {}

@@ -9,7 +9,7 @@ is keyed by the amount, so a payment of another amount is never confirmed as our
 
 The notification ``{status, notif_token, txnid}`` is POSTed, unsigned, to the ``webhook_url`` knob
 (plus ``?ref=<order_id>``) or else to the payment's ``notif_url``. Paying and knobs:
-``payments.sandbox.gateway``.
+``sandbox.gateway``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from payments.sandbox.gateway import SANDBOX, GatewaySandbox, SandboxPayment, create_app, serve
+from sandbox.gateway import SANDBOX, GatewaySandbox, SandboxPayment, create_app, serve
 
 CLIENT_ID = "sandbox-orange-client"
 CLIENT_SECRET = "sandbox-orange-secret"
@@ -134,7 +134,7 @@ def create_orange_sandbox(
     merchant_key: str = MERCHANT_KEY,
     **knobs: Any,
 ) -> web.Application:
-    """Build the sandbox app; knobs as in ``payments.sandbox.gateway``."""
+    """Build the sandbox app; knobs as in ``sandbox.gateway``."""
     sandbox = GatewaySandbox(_notification, **knobs)
     app = create_app(sandbox)
     app[_CONFIG] = {

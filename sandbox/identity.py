@@ -214,7 +214,7 @@ async def start_identity_sandbox(
 ) -> tuple[web.AppRunner, str]:
     """Serve a sandbox on ``host:port`` (0 = any free port); return its runner and base URL.
 
-    Like ``payments.sandbox.serving.serve``, but without an access log: its URLs carry the numbers.
+    Like ``sandbox.serving.serve``, but without an access log: its URLs carry the numbers.
     """
     runner = web.AppRunner(create_identity_sandbox(**options), shutdown_timeout=2.0, access_log=None)
     await runner.setup()

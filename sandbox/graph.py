@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from payments.sandbox.serving import refuse_unknown_knobs, serve
+from sandbox.serving import refuse_unknown_knobs, serve
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from typing import Any
 
 from aiohttp import web
 
-from payments.sandbox.gateway import SANDBOX, GatewaySandbox, set_knobs_from
-from payments.sandbox.serving import refuse_unknown_knobs
+from sandbox.gateway import SANDBOX, GatewaySandbox, set_knobs_from
+from sandbox.serving import refuse_unknown_knobs
 
 #: Builds a transfer's webhook: (raw body, headers), or None when the gateway sends none for it.
 TransferWebhook = Callable[["SandboxTransfer"], tuple[bytes, dict[str, str]] | None]

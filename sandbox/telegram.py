@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from payments.sandbox.serving import serve
+from sandbox.serving import serve
 
 log = logging.getLogger(__name__)
 

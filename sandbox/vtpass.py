@@ -52,7 +52,7 @@ from aiohttp import web
 
 from domain.countries import Bundle, Country, Network, all_countries
 from domain.money import MoneyError, to_minor
-from payments.sandbox.serving import refuse_unknown_knobs, serve
+from sandbox.serving import refuse_unknown_knobs, serve
 
 LAGOS = ZoneInfo("Africa/Lagos")
 

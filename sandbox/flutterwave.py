@@ -9,7 +9,7 @@ sandbox checkout page); ``POST /charges?type=mobile_money_franco`` → ``data{id
 Each settled payment (successful *or* failed, as Flutterwave does) sends ``charge.completed`` to
 the ``webhook_url`` knob with ``verif-hash: <secret hash>`` and ``flutterwave-signature`` =
 base64 HMAC-SHA256(secret hash, raw body). The ``style`` knob picks the body: ``v3`` (default)
-or the legacy flat ``v2``. Other knobs, paying and the checkout page: ``payments.sandbox.gateway``.
+or the legacy flat ``v2``. Other knobs, paying and the checkout page: ``sandbox.gateway``.
 
 Transfers: ``POST /accounts/resolve`` ``{account_number, account_bank}`` → ``data{account_number,
 account_name}`` (400 for an account ending ``0000``); ``POST /transfers`` ``{account_bank,
@@ -20,7 +20,7 @@ Statuses ``NEW`` (pending), ``SUCCESSFUL``, ``FAILED``; the real API always answ
 the sandbox answers the outcome at once except for ``2222``. Flutterwave has no reversal state: a
 ``3333`` transfer turns ``FAILED`` ("reversed by the beneficiary bank"). Each outcome is sent as
 ``transfer.completed`` (v3) or ``{"event.type": "Transfer", "transfer": {…}}`` (v2), signed like
-charge webhooks. Magic numbers and transfer knobs: ``payments.sandbox.transfers``.
+charge webhooks. Magic numbers and transfer knobs: ``sandbox.transfers``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 
 from aiohttp import web
 
-from payments.sandbox.gateway import (
+from sandbox.gateway import (
     SANDBOX,
     GatewaySandbox,
     SandboxPayment,
@@ -43,7 +43,7 @@ from payments.sandbox.gateway import (
     decimal_or_none,
     serve,
 )
-from payments.sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers
+from sandbox.transfers import TRANSFERS, SandboxTransfer, account_name, add_transfers
 
 SECRET_KEY = "FLWSECK_TEST-sandbox"
 SECRET_HASH = "sandbox-secret-hash"
