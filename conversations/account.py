@@ -13,6 +13,7 @@ from domain import orders
 from domain.clock import aware
 from domain.countries import get_country
 from domain.money import Money
+from domain.purchase_terms import ProductKind
 from domain.users import wallet_balance
 
 #: Lines the history shows.
@@ -89,7 +90,7 @@ async def history_reply(turn: Turn) -> Reply:
         return Reply(t._("You have no orders yet."))
     lines: list[tuple[datetime, str]] = list(moves)
     for order in recent:
-        product = t._("airtime") if order.kind == orders.ProductKind.AIRTIME else t._("data")
+        product = t._("airtime") if order.kind == ProductKind.AIRTIME else t._("data")
         lines.append(
             (
                 order.created_at,

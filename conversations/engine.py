@@ -34,8 +34,9 @@ from domain.funding import FundingService
 from domain.gifts import DEFAULT_TTL_HOURS
 from domain.handoff import Mode, Reason
 from domain.models import Conversation, Order
-from domain.orders import IN_FLIGHT, ProductKind
+from domain.orders import IN_FLIGHT
 from domain.ports import FulfilmentQueue, IdentityVerifier
+from domain.purchase_terms import ProductKind
 from domain.transfers import TransferService
 
 #: Called inside a turn's transaction with (session, conversation id, replies), so a channel can

@@ -34,8 +34,9 @@ from domain.countries import Country, get_country
 from domain.gifts import GiftProblem, GiftRefused, GiftState
 from domain.models import Conversation, Gift, GiftClaim, Notification, Order, User
 from domain.money import Money, MoneyError
-from domain.orders import ProductKind, needs_pin_in
+from domain.orders import needs_pin_in
 from domain.phones import guess_network, normalize_phone
+from domain.purchase_terms import ProductKind
 from domain.users import available_balance, identity_by_username
 
 #: Waiting for the number a claimed gift should top up (slots: ``gift``, maybe ``phone``).
@@ -466,7 +467,6 @@ async def _claim(turn: Turn, gift: Gift, phone: str, network_id: str | None) -> 
             conversation_id=turn.conversation.id,
             phone=phone,
             network=network.id,
-            service_id=network.service_id,
             price=price,
             bundle_code=bundle.code if bundle else None,
             claimer_name=turn.message.display_name,

@@ -19,8 +19,9 @@ from domain.clock import aware
 from domain.countries import Bundle, Country, Network
 from domain.models import Order, Quote, utcnow
 from domain.money import Money, MoneyError
-from domain.orders import ProductKind, QuoteProblem, QuoteRejected, QuoteTerms
+from domain.orders import QuoteProblem, QuoteRejected
 from domain.phones import country_of_phone, guess_network, normalize_phone
+from domain.purchase_terms import ProductKind, QuoteTerms
 from domain.users import available_balance
 
 AWAIT_PHONE = "await_phone"
@@ -717,9 +718,7 @@ async def _place(turn: Turn, quote_id: str, *, pin_verified: bool = False) -> li
     assert network is not None
     try:
         # No savepoint needed: a refused placement writes nothing (the ledger removes its own trace).
-        placed = await orders.place_order(
-            turn.session, quote_id, turn.user.id, network.service_id, pin_verified=pin_verified
-        )
+        placed = await orders.place_order(turn.session, quote_id, turn.user.id, pin_verified=pin_verified)
     except QuoteRejected as rejected:
         if rejected.problem is QuoteProblem.NOT_YOURS:
             existing = await orders.order_for_quote(turn.session, quote_id)

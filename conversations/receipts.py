@@ -11,7 +11,7 @@ from conversations.messages import Reply
 from domain.countries import get_country
 from domain.models import Notification, Order, User, utcnow
 from domain.money import Money
-from domain.orders import ProductKind
+from domain.purchase_terms import ProductKind
 from domain.users import available_balance
 
 #: Receipt texts per notification kind, translated when rendered.

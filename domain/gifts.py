@@ -38,13 +38,12 @@ from domain.models import Gift, GiftClaim, Notification, Order, utcnow
 from domain.money import Money
 from domain.orders import (
     OrderState,
-    ProductKind,
-    QuoteTerms,
     _add_order,
     create_quote,
     new_reference,
     topups_account,
 )
+from domain.purchase_terms import ProductKind, QuoteTerms, service_id_for
 
 #: Unclaimed gifts expire after this long unless the caller says otherwise.
 DEFAULT_TTL_HOURS = 48
@@ -271,7 +270,6 @@ async def claim(
     conversation_id: int,
     phone: str,
     network: str,
-    service_id: str,
     price: int,
     bundle_code: str | None = None,
     claimer_name: str | None = None,
@@ -331,7 +329,7 @@ async def claim(
         "kind": kind,
         "country": gift.country,
         "network": network,
-        "service_id": service_id,
+        "service_id": service_id_for(gift.country, network),
         "phone": phone,
         "amount": price,
         "currency": gift.currency,

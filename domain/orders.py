@@ -18,6 +18,7 @@ from domain.countries import get_country
 from domain.database import DriverStatement
 from domain.models import Account, Notification, Order, OrderEvent, Quote, utcnow
 from domain.money import Money
+from domain.purchase_terms import QuoteTerms, TermsRefused, check_terms, service_id_for
 
 #: Providers such as VTpass want references that start with the Lagos date and time.
 LAGOS = ZoneInfo("Africa/Lagos")
@@ -40,13 +41,6 @@ class OrderState(StrEnum):
 TOPUPS = "topups"
 #: States in which the order is still in flight.
 IN_FLIGHT = (OrderState.PLACED, OrderState.SUBMITTED)
-
-
-class ProductKind(StrEnum):
-    """What an order buys."""
-
-    AIRTIME = "airtime"
-    DATA = "data"
 
 
 class QuoteProblem(StrEnum):
@@ -73,18 +67,6 @@ class QuoteRejected(Exception):
     def __init__(self, problem: QuoteProblem) -> None:
         super().__init__(problem.value)
         self.problem = problem
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteTerms:
-    """What a user is about to buy."""
-
-    kind: ProductKind
-    country: str
-    network: str
-    phone: str
-    price: Money
-    bundle_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +166,11 @@ async def create_quote_reading_wallet(
 
     The second value is the available balance of the wallet in the quote's currency, or None
     when that wallet does not exist yet. A quote is always shown with the balance, so one round
-    trip does both.
+    trip does both. Raises ``TermsRefused`` for terms the catalog does not allow (callers check
+    them first with ``purchase_terms.check_terms`` to answer the user).
     """
+    if problem := check_terms(terms):
+        raise TermsRefused(problem)
     now = utcnow()
     values = {
         "id": secrets.token_urlsafe(12),
@@ -213,9 +198,11 @@ async def order_for_quote(session: AsyncSession, quote_id: str) -> Order | None:
 
 
 async def place_order(
-    session: AsyncSession, quote_id: str, user_id: int, service_id: str, *, pin_verified: bool = False
+    session: AsyncSession, quote_id: str, user_id: int, *, pin_verified: bool = False
 ) -> Placed:
     """Place the order for a quote once: reserve the money and record the order.
+
+    The provider's service id comes from the catalog for the quote's network, not the caller.
 
     A price above the country's no-PIN threshold needs ``pin_verified`` (the caller checked the
     user's transaction PIN in this transaction).
@@ -269,7 +256,7 @@ async def place_order(
         "kind": quote["kind"],
         "country": quote["country"],
         "network": quote["network"],
-        "service_id": service_id,
+        "service_id": service_id_for(quote["country"], quote["network"]),
         "phone": quote["phone"],
         "amount": quote["amount"],
         "currency": quote["currency"],

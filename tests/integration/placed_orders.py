@@ -9,7 +9,7 @@ from domain import ledger, orders, users
 from domain.database import Database
 from domain.models import Conversation
 from domain.money import Money
-from domain.orders import ProductKind, QuoteTerms
+from domain.purchase_terms import ProductKind, QuoteTerms
 
 AMOUNT = Money.of("100", "NGN")
 
@@ -39,6 +39,6 @@ async def place(db: Database, phone: str, *, funded: int = 100_000, price: Money
         )
         terms = QuoteTerms(ProductKind.AIRTIME, "NG", "MTN", phone, price)
         quote = await orders.create_quote(session, conversation.id, known.user.id, terms, 600)
-        placed = await orders.place_order(session, quote.id, known.user.id, "mtn")
+        placed = await orders.place_order(session, quote.id, known.user.id)
     order = placed.order
     return PlacedOrder(order.id, order.reference, order.transfer_id, wallet, funded)

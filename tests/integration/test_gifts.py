@@ -16,8 +16,9 @@ from domain.database import Database
 from domain.fulfilment import Settled, fulfil
 from domain.gifts import GiftProblem, GiftRefused, GiftState
 from domain.models import Conversation, Gift, Notification, Order, Staff, Transfer, utcnow
-from domain.orders import OrderState, ProductKind
+from domain.orders import OrderState
 from domain.ports import TopupRequest, TopupResult, TopupStatus
+from domain.purchase_terms import ProductKind
 from tests.integration.ledger_check import assert_ledger_balanced
 
 
@@ -102,7 +103,6 @@ async def claim(
             conversation_id=who.conversation_id,
             phone=phone,
             network="mtn",
-            service_id="mtn",
             price=price or gift.amount,
         )
         return claimed.order.id
@@ -117,20 +117,20 @@ async def kinds(db: Database, who: Person) -> list[str]:
 
 
 async def test_a_gift_escrows_then_a_claim_pays_the_order_and_both_are_told(db: Database) -> None:
-    alice, bobby = await person(db, 10_000), await person(db)
-    gift_id = await give(db, alice, 500, recipient=bobby)
+    alice, bobby = await person(db, 1_000_000), await person(db)
+    gift_id = await give(db, alice, 50_000, recipient=bobby)
     held = await wallet(db, alice)
-    assert (held.posted, held.available) == (10_000, 9_500)
+    assert (held.posted, held.available) == (1_000_000, 950_000)
     await assert_ledger_balanced(db)
 
     order_id = await claim(db, gift_id, bobby)
     assert await fulfil(db, FakeProvider(), order_id, ()) == Settled(OrderState.DELIVERED)
     after = await wallet(db, alice)
-    assert (after.posted, after.available) == (9_500, 9_500)
+    assert (after.posted, after.available) == (950_000, 950_000)
     assert (await wallet(db, bobby)).posted == 0
     async with db.transaction() as session:
         order = await session.get(Order, order_id)
-        assert order is not None and order.user_id == bobby.user_id and order.amount == 500
+        assert order is not None and order.user_id == bobby.user_id and order.amount == 50_000
         states = dict((await session.execute(select(Transfer.id, Transfer.state))).all())
         gift = await session.get(Gift, gift_id)
         assert gift is not None and gift.state == GiftState.CLAIMED
@@ -144,22 +144,22 @@ async def test_a_gift_escrows_then_a_claim_pays_the_order_and_both_are_told(db: 
 
 
 async def test_only_the_named_recipient_can_claim(db: Database) -> None:
-    alice, bobby, carol = await person(db, 10_000), await person(db), await person(db)
-    gift_id = await give(db, alice, 500, recipient=bobby)
+    alice, bobby, carol = await person(db, 1_000_000), await person(db), await person(db)
+    gift_id = await give(db, alice, 50_000, recipient=bobby)
     for intruder, problem in ((carol, GiftProblem.NOT_YOURS), (alice, GiftProblem.OWN_GIFT)):
         with pytest.raises(GiftRefused) as refused:
             await claim(db, gift_id, intruder)
         assert refused.value.problem is problem
-    assert (await wallet(db, alice)).available == 9_500
+    assert (await wallet(db, alice)).available == 950_000
     await assert_ledger_balanced(db)
 
 
 async def test_insufficient_funds_escrows_nothing(db: Database) -> None:
-    alice = await person(db, 900)
+    alice = await person(db, 90_000)
     with pytest.raises(ledger.InsufficientFunds):
-        await give(db, alice, 200, shares=5)
+        await give(db, alice, 20_000, shares=5)
     held = await wallet(db, alice)
-    assert (held.posted, held.available) == (900, 900)
+    assert (held.posted, held.available) == (90_000, 90_000)
     async with db.transaction() as session:
         mine = await ledger.open_wallet(session, alice.user_id, "NGN")
         escrowed = await session.scalar(select(Transfer.id).where(Transfer.debit_account_id == mine).limit(1))
@@ -168,14 +168,14 @@ async def test_insufficient_funds_escrows_nothing(db: Database) -> None:
 
 
 async def test_expiry_refunds_once_and_tells_the_sender(db: Database) -> None:
-    alice, bobby = await person(db, 10_000), await person(db)
-    gift_id = await give(db, alice, 700, recipient=bobby)
+    alice, bobby = await person(db, 1_000_000), await person(db)
+    gift_id = await give(db, alice, 70_000, recipient=bobby)
     later = utcnow() + timedelta(hours=49)
     assert await gifts.expire_due(db, utcnow()) == 0
     assert await gifts.expire_due(db, later) >= 1
     assert await gifts.expire_due(db, later) == 0
     held = await wallet(db, alice)
-    assert (held.posted, held.available) == (10_000, 10_000)
+    assert (held.posted, held.available) == (1_000_000, 1_000_000)
     assert f"gift_expired:{gift_id}" in await kinds(db, alice)
     with pytest.raises(GiftRefused) as refused:
         await claim(db, gift_id, bobby)
@@ -184,21 +184,21 @@ async def test_expiry_refunds_once_and_tells_the_sender(db: Database) -> None:
 
 
 async def test_decline_refunds_the_sender(db: Database) -> None:
-    alice, bobby = await person(db, 10_000), await person(db)
-    gift_id = await give(db, alice, 300, recipient=bobby)
+    alice, bobby = await person(db, 1_000_000), await person(db)
+    gift_id = await give(db, alice, 30_000, recipient=bobby)
     async with db.transaction() as session:
-        assert await gifts.decline(session, gift_id, "test", bobby.channel_user_id, bobby.user_id) == 300
-    assert (await wallet(db, alice)).available == 10_000
+        assert await gifts.decline(session, gift_id, "test", bobby.channel_user_id, bobby.user_id) == 30_000
+    assert (await wallet(db, alice)).available == 1_000_000
     assert f"gift_declined:{gift_id}" in await kinds(db, alice)
     await assert_ledger_balanced(db)
 
 
 async def test_a_failed_gift_top_up_refunds_the_sender_not_the_claimer(db: Database) -> None:
-    alice, bobby = await person(db, 10_000), await person(db)
-    gift_id = await give(db, alice, 500, recipient=bobby)
+    alice, bobby = await person(db, 1_000_000), await person(db)
+    gift_id = await give(db, alice, 50_000, recipient=bobby)
     order_id = await claim(db, gift_id, bobby, phone="+2348031239999")
     assert await fulfil(db, FakeProvider(), order_id, ()) == Settled(OrderState.REFUNDED)
-    assert (await wallet(db, alice)).available == 10_000
+    assert (await wallet(db, alice)).available == 1_000_000
     assert (await wallet(db, bobby)).posted == 0
     assert "gift_failed" in await kinds(db, alice)
     assert "order_refunded" not in await kinds(db, bobby)
@@ -206,17 +206,17 @@ async def test_a_failed_gift_top_up_refunds_the_sender_not_the_claimer(db: Datab
 
 
 async def test_data_gift_cheaper_on_the_claimers_network_returns_the_change(db: Database) -> None:
-    alice, bobby = await person(db, 10_000), await person(db)
-    gift_id = await give(db, alice, 1_000, recipient=bobby)
-    order_id = await claim(db, gift_id, bobby, price=850)
+    alice, bobby = await person(db, 1_000_000), await person(db)
+    gift_id = await give(db, alice, 100_000, recipient=bobby)
+    order_id = await claim(db, gift_id, bobby, price=85_000)
     assert await fulfil(db, FakeProvider(), order_id, ()) == Settled(OrderState.DELIVERED)
-    assert (await wallet(db, alice)).available == 10_000 - 850
+    assert (await wallet(db, alice)).available == 1_000_000 - 85_000
     await assert_ledger_balanced(db)
 
 
 async def test_giveaway_5x200_with_7_concurrent_claimers(db: Database) -> None:
-    alice = await person(db, 10_000)
-    gift_id = await give(db, alice, 200, shares=5)
+    alice = await person(db, 1_000_000)
+    gift_id = await give(db, alice, 20_000, shares=5)
     claimers = [await person(db) for _ in range(7)]
     results = await asyncio.gather(*(claim(db, gift_id, c) for c in claimers), return_exceptions=True)
     orders = [r for r in results if isinstance(r, int)]
@@ -226,22 +226,22 @@ async def test_giveaway_5x200_with_7_concurrent_claimers(db: Database) -> None:
     for order_id in orders:
         assert await fulfil(db, FakeProvider(), order_id, ()) == Settled(OrderState.DELIVERED)
     held = await wallet(db, alice)
-    assert (held.posted, held.available) == (9_000, 9_000)
+    assert (held.posted, held.available) == (900_000, 900_000)
     await assert_ledger_balanced(db)
 
 
 async def test_giveaway_partly_claimed_refunds_the_rest_at_expiry(db: Database) -> None:
-    alice = await person(db, 10_000)
-    gift_id = await give(db, alice, 200, shares=5)
+    alice = await person(db, 1_000_000)
+    gift_id = await give(db, alice, 20_000, shares=5)
     first, second = await person(db), await person(db)
     placed = [await claim(db, gift_id, who) for who in (first, second)]
     for order_id in placed:
         await fulfil(db, FakeProvider(), order_id, ())
     assert await claim(db, gift_id, first) == placed[0], "a second claim by one person is the first"
-    assert (await wallet(db, alice)).available == 9_000
+    assert (await wallet(db, alice)).available == 900_000
     assert await gifts.expire_due(db, utcnow() + timedelta(days=3)) >= 1
     held = await wallet(db, alice)
-    assert (held.posted, held.available) == (9_600, 9_600)
+    assert (held.posted, held.available) == (960_000, 960_000)
     await assert_ledger_balanced(db)
 
 
@@ -263,8 +263,8 @@ class UndecidedProvider:
 async def test_an_agent_refund_of_a_gift_order_pays_the_sender_back_not_the_claimer(
     db: Database, provider: FakeProvider | UndecidedProvider, settled: OrderState
 ) -> None:
-    alice, bobby = await person(db, 10_000), await person(db)
-    gift_id = await give(db, alice, 500, recipient=bobby)
+    alice, bobby = await person(db, 1_000_000), await person(db)
+    gift_id = await give(db, alice, 50_000, recipient=bobby)
     order_id = await claim(db, gift_id, bobby)
     assert await fulfil(db, provider, order_id, ()) == Settled(settled)
     async with db.transaction() as session:
@@ -275,11 +275,11 @@ async def test_an_agent_refund_of_a_gift_order_pays_the_sender_back_not_the_clai
         await session.flush()
         await admin_orders.refund(session, order_id, staff, "provider confirmed it never arrived")
     after = await wallet(db, alice)
-    assert (after.posted, after.available) == (10_000, 10_000)  # the ₦5 is back with the sender
+    assert (after.posted, after.available) == (1_000_000, 1_000_000)  # the ₦500 is back with the sender
     assert (await wallet(db, bobby)).posted == 0
     assert "gift_failed" in await kinds(db, alice)
     assert "order_refunded" not in await kinds(db, bobby)  # no false "back in your wallet"
     async with db.transaction() as session:
         refund = await session.get(Transfer, f"gift:{gift_id}:1:refund")  # escrow → sender
-    assert refund is not None and refund.amount == 500
+    assert refund is not None and refund.amount == 50_000
     await assert_ledger_balanced(db)

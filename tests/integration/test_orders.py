@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger, orders, users
 from domain.database import Database
 from domain.models import Account, Conversation, Order, Quote, Transfer
 from domain.money import Money
-from domain.orders import ProductKind, QuoteTerms
+from domain.purchase_terms import OutOfRange, ProductKind, QuoteTerms, TermsRefused, WrongCountry
 from tests.integration.ledger_check import assert_ledger_balanced
 
 
@@ -36,7 +37,7 @@ async def test_concurrent_confirmations_of_one_quote_place_one_order(db: Databas
 
     async def confirm() -> orders.Placed:
         async with db.transaction() as session:
-            return await orders.place_order(session, quote.id, user_id, "mtn")
+            return await orders.place_order(session, quote.id, user_id)
 
     results = await asyncio.gather(*(confirm() for _ in range(10)))
     assert sum(placed.created for placed in results) == 1
@@ -54,7 +55,7 @@ async def _placed_for_new_user(db: Database) -> tuple[int, str]:
     """A new user with a funded wallet places one ₦100 order; returns (user id, credit account code)."""
     async with db.transaction() as session:
         user_id, _wallet, quote = await _funded_quote(session, 10_000)
-        placed = await orders.place_order(session, quote.id, user_id, "mtn")
+        placed = await orders.place_order(session, quote.id, user_id)
         transfer = await session.get(Transfer, placed.order.transfer_id)
         assert transfer is not None
         credited = await session.get(Account, transfer.credit_account_id)
@@ -69,4 +70,30 @@ async def test_orders_reserve_their_price_in_the_topups_shard_of_their_user(db: 
     for user_id, code in placed:
         assert code == f"system:topups.{user_id % ledger.SHARDS}:NGN"
     assert len({code for _, code in placed}) == ledger.SHARDS  # consecutive users, every shard
+    await assert_ledger_balanced(db)
+
+
+async def test_a_one_kobo_quote_for_a_ghanaian_number_from_a_nigerian_wallet_is_refused(db: Database) -> None:
+    async with db.transaction() as session:
+        user_id, wallet, _quote = await _funded_quote(session, 100_000)
+        conversation_id = _quote.conversation_id
+        terms = QuoteTerms(ProductKind.AIRTIME, "NG", "mtn", "+233241234567", Money(1, "NGN"))
+        with pytest.raises(TermsRefused) as refused:
+            await orders.create_quote(session, conversation_id, user_id, terms, 600)
+        assert refused.value.problem == WrongCountry("NG", "GH")
+        one_kobo = QuoteTerms(ProductKind.AIRTIME, "NG", "mtn", "+2348031234567", Money(1, "NGN"))
+        with pytest.raises(TermsRefused) as refused:
+            await orders.create_quote(session, conversation_id, user_id, one_kobo, 600)
+        assert isinstance(refused.value.problem, OutOfRange)
+        assert (await ledger.balance(session, wallet)).available == 100_000
+    await assert_ledger_balanced(db)
+
+
+async def test_the_order_takes_its_service_id_from_the_catalog_for_the_quotes_network(db: Database) -> None:
+    async with db.transaction() as session:
+        user_id, _wallet, quote = await _funded_quote(session, 100_000)
+        placed = await orders.place_order(session, quote.id, user_id)
+        assert placed.order.service_id == "mtn" and placed.order.network == "mtn"
+        assert await ledger.void_pending(session, placed.order.transfer_id)
+        await orders.record_state(session, placed.order, orders.OrderState.REFUNDED, "test cleanup")
     await assert_ledger_balanced(db)
