@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from admin import web as inbox_web
@@ -21,6 +22,7 @@ from nexustop.bootstrap import App, running_app, telegram_config, whatsapp_confi
 from nexustop.funding import Spawner, add_webhook_routes
 from nexustop.settings import Settings
 from nexustop.support import TelegramAgent, WhatsAppAgent
+from nexustop.webhook_guard import BODY_LIMITS, Strikes, guard
 
 APP_KEY = web.AppKey("nexustop", App)
 
@@ -56,9 +58,18 @@ def support_inbox(app: App) -> Inbox:
     return inbox
 
 
+def webhook_strikes(settings: Settings) -> Strikes:
+    """The ``/webhook/*`` strike counters, in Redis."""
+    return Strikes(Redis.from_url(settings.redis_url), settings.webhook_strikes_per_minute)
+
+
 def create_app(settings: Settings) -> web.Application:
     """The web application; its cleanup context owns the database, provider and queue."""
-    web_app = web.Application()
+    strikes = webhook_strikes(settings)
+    proxies = [address.strip() for address in settings.trusted_proxies.split(",") if address.strip()]
+    web_app = web.Application(
+        middlewares=[guard(strikes, proxies)], client_max_size=max(BODY_LIMITS.values())
+    )
 
     async def lifecycle(web_app: web.Application) -> AsyncIterator[None]:
         async with running_app(settings) as app:
@@ -74,6 +85,8 @@ def create_app(settings: Settings) -> web.Application:
             try:
                 yield
             finally:
+                if strikes.redis is not None:
+                    await strikes.redis.aclose()
                 for task in background:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
