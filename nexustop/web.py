@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -18,13 +19,14 @@ from bots.telegram.webhook import TELEGRAM_KEY
 from bots.whatsapp.webhook import WHATSAPP_KEY, add_routes
 from domain.database import Database
 from domain.transfers import TransferService
-from nexustop.bootstrap import App, running_app, telegram_config, whatsapp_config
+from nexustop.bootstrap import App, channel_gaps, running_app, telegram_config, whatsapp_config
 from nexustop.funding import Spawner, add_webhook_routes
 from nexustop.settings import Settings
 from nexustop.support import TelegramAgent, WhatsAppAgent
 from nexustop.webhook_guard import BODY_LIMITS, Strikes, guard
 
 APP_KEY = web.AppKey("nexustop", App)
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -72,6 +74,8 @@ def create_app(settings: Settings) -> web.Application:
     )
 
     async def lifecycle(web_app: web.Application) -> AsyncIterator[None]:
+        for gap in channel_gaps(settings):
+            log.warning("%s", gap)
         async with running_app(settings) as app:
             web_app[APP_KEY] = app
             web_app[INBOX_KEY] = support_inbox(app)
