@@ -297,9 +297,14 @@ def actor(staff: Staff) -> str:
     return f"staff:{staff.id}"
 
 
-async def take_over(session: AsyncSession, conversation_id: int, staff: Staff) -> None:
-    """Claim the conversation (atomic); refused when another agent has it."""
-    if not await handoff.take_over(session, conversation_id, staff.id, staff.name):
+async def take_over(
+    session: AsyncSession, conversation_id: int, staff: Staff, *, reassign: bool = False
+) -> None:
+    """Claim the conversation (atomic); refused when another agent has it, unless ``reassign`` (an admin)."""
+    moved = await handoff.take_over(session, conversation_id, staff.id, staff.name) or (
+        reassign and await handoff.reassign(session, conversation_id, staff.id, staff.name)
+    )
+    if not moved:
         holder = await session.scalar(
             select(Staff.name)
             .join(Conversation, Conversation.assignee_id == Staff.id)
@@ -344,8 +349,3 @@ async def add_agent_line(
         )
     action = "conversation.note" if private else "conversation.reply"
     await audit.record(session, actor(staff), action, f"conversation:{conversation.id}", {"chars": len(text)})
-
-
-def can_reply(conversation: Conversation, staff: Staff) -> bool:
-    """Only the agent who took the conversation over replies in it."""
-    return conversation.mode == Mode.WITH_AGENT.value and conversation.assignee_id == staff.id

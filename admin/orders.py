@@ -19,6 +19,11 @@ async def _locked(session: AsyncSession, order_id: int) -> Order:
     return order
 
 
+async def conversation_of(session: AsyncSession, order_id: int) -> int | None:
+    """The conversation the order was placed in (None: none, or no such order)."""
+    return await session.scalar(select(Order.conversation_id).where(Order.id == order_id))
+
+
 async def requery(session: AsyncSession, order_id: int, staff: Staff) -> Order:
     """Ask the provider again about an order stuck in review (or in flight); the caller enqueues it."""
     order = await _locked(session, order_id)

@@ -210,6 +210,21 @@ async def detail(session: AsyncSession, transfer_id: int, recent: int = 10) -> T
     return TransferDetail(row, list(events), latest)
 
 
+async def conversation_of(session: AsyncSession, transfer_id: int) -> int | None:
+    """The sender's conversation a transfer belongs to (where it was asked for, else their latest)."""
+    found = (
+        await session.execute(
+            select(MoneyTransfer.sender_conversation_id, MoneyTransfer.sender_user_id).where(
+                MoneyTransfer.id == transfer_id
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    conversation_id, sender = found
+    return conversation_id or await latest_conversation(session, sender)
+
+
 # ---- decisions -------------------------------------------------------------------------------
 
 

@@ -23,11 +23,12 @@ from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 
-from admin import inbox, orders, transfers
+from admin import inbox, orders, permissions, transfers
 from admin import staff as accounts
 from admin.channels import AgentChannel, Window
 from admin.inbox import Filters, Refused, aware, duration, mask_phone
 from admin.live import LiveBus
+from admin.permissions import Act
 from conversations.handoff import back_to_bot_text
 from domain import audit, handoff
 from domain.database import Database
@@ -276,6 +277,7 @@ async def _context(request: web.Request, ctx: Ctx, conversation_id: int) -> dict
             )
         ).all()
     c = d.conversation
+    allowed = permissions.visible(ctx.staff, permissions.Holding(c.mode, c.assignee_id, d.assignee))
     channel = deps.channels.get(c.channel)
     window = channel.window(c) if channel is not None else Window(False)
     first, since = aware(c.first_human_reply_at), aware(c.waiting_since)
@@ -290,7 +292,8 @@ async def _context(request: web.Request, ctx: Ctx, conversation_id: int) -> dict
         "name": name,
         "phone": mask_phone(d.user.phone),
         "balance": _money(d.balance, d.currency),
-        "can_reply": inbox.can_reply(c, ctx.staff) and channel is not None,
+        "allowed": allowed,
+        "can_reply": "reply" in allowed and channel is not None,
         "window": window,
         "canned": canned,
         "language": language,
@@ -335,7 +338,10 @@ def _action(act: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
 
 async def _take(request: web.Request, ctx: Ctx, conversation_id: int) -> str:
     async with request.app[INBOX_KEY].db.transaction() as session:
-        await inbox.take_over(session, conversation_id, ctx.staff)
+        await permissions.authorize(session, ctx.staff, Act.TAKE, conversation_id)
+        await inbox.take_over(
+            session, conversation_id, ctx.staff, reassign=ctx.staff.role == accounts.Role.ADMIN
+        )
     return "You have this conversation: the bot stays silent until you hand it back."
 
 
@@ -374,9 +380,8 @@ async def _flush(request: web.Request, channel_name: str, chats: list[str]) -> N
 async def _reply(request: web.Request, ctx: Ctx, conversation_id: int) -> str:
     text = _text(ctx)
     async with request.app[INBOX_KEY].db.transaction() as session:
+        await permissions.authorize(session, ctx.staff, Act.REPLY, conversation_id)
         conversation = await inbox.locked_conversation(session, conversation_id)
-        if not inbox.can_reply(conversation, ctx.staff):
-            raise Refused("Take the conversation over before replying")
         chats = await _send(
             request, conversation, text, as_template=ctx.form.get("as_template") == "1", session=session
         )
@@ -389,6 +394,7 @@ async def _reply(request: web.Request, ctx: Ctx, conversation_id: int) -> str:
 async def _note(request: web.Request, ctx: Ctx, conversation_id: int) -> str:
     text = _text(ctx)
     async with request.app[INBOX_KEY].db.transaction() as session:
+        await permissions.authorize(session, ctx.staff, Act.NOTE, conversation_id)
         conversation = await inbox.locked_conversation(session, conversation_id)
         await inbox.add_agent_line(session, conversation, ctx.staff, text, private=True)
     return "Note added (only staff see it)."
@@ -397,6 +403,7 @@ async def _note(request: web.Request, ctx: Ctx, conversation_id: int) -> str:
 async def _handback(request: web.Request, ctx: Ctx, conversation_id: int) -> str:
     chats: list[str] = []
     async with request.app[INBOX_KEY].db.transaction() as session:
+        await permissions.authorize(session, ctx.staff, Act.HANDBACK, conversation_id)
         conversation = await inbox.locked_conversation(session, conversation_id)
         if not await handoff.hand_back(session, conversation_id, ctx.staff.id, ctx.staff.name):
             raise Refused("The bot already has this conversation")
@@ -418,6 +425,7 @@ async def _handback(request: web.Request, ctx: Ctx, conversation_id: int) -> str
 
 async def _resolve(request: web.Request, ctx: Ctx, conversation_id: int) -> str:
     async with request.app[INBOX_KEY].db.transaction() as session:
+        await permissions.authorize(session, ctx.staff, Act.RESOLVE, conversation_id)
         if not await handoff.resolve(session, conversation_id, ctx.staff.id, ctx.staff.name):
             raise Refused("Already resolved")
         await audit.record(
@@ -438,6 +446,9 @@ def _order_action(name: str) -> Callable[[web.Request], Awaitable[web.Response]]
         target = f"/inbox/c/{int(back)}" if back.isdigit() else "/inbox/"
         try:
             async with deps.db.transaction() as session:
+                await permissions.authorize(
+                    session, ctx.staff, Act(name), await orders.conversation_of(session, order_id)
+                )
                 if name == "requery":
                     order = await orders.requery(session, order_id, ctx.staff)
                 elif name == "refund":
@@ -490,6 +501,9 @@ async def transfer_page(request: web.Request) -> web.Response:
     ctx = await _auth(request)
     async with request.app[INBOX_KEY].db.transaction() as session:
         found = await transfers.detail(session, _id(request))
+        holder = None
+        if found is not None and found.row.conversation_id is not None:
+            holder = await permissions.holding(session, found.row.conversation_id, lock=False)
     if found is None:
         raise web.HTTPNotFound(text="No such transfer")
     return render(
@@ -497,6 +511,7 @@ async def transfer_page(request: web.Request) -> web.Response:
         **ctx.base,
         t=found.row,
         d=found,
+        may_review=found.held and permissions.permitted(ctx.staff, Act.RELEASE, holder),
         error=request.query.get("error", ""),
         notice=request.query.get("notice", ""),
     )
@@ -512,6 +527,9 @@ def _review(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
         target = f"/inbox/transfers/{transfer_id}"
         try:
             async with deps.db.transaction() as session:
+                await permissions.authorize(
+                    session, ctx.staff, Act(name), await transfers.conversation_of(session, transfer_id)
+                )
                 if name == "release":
                     decision = await transfers.release(session, deps.transfers, transfer_id, ctx.staff)
                 else:

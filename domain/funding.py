@@ -6,7 +6,9 @@ polls report it paid, in whatever order, the money moves once.
 
 Nothing a webhook says is believed on its own. A webhook is stored once under its gateway's
 event key (``payment_events``, UNIQUE (gateway, event_key)) before anything acts on it; a forged
-one is recorded and dropped; any other (signed, or an unsigned hint) triggers a status query, and
+one is dropped unstored (an unsigned request must not be able to write to the database), and so is
+an unsigned hint about no payment of ours; any other (signed, or a hint about one of our payments)
+triggers a status query, and
 only the gateway's status API decides: status successful, same reference, same currency, amount
 ≥ expected. A poller asks the same question about payments whose webhook never came.
 
@@ -135,6 +137,8 @@ class Received:
     event_id: int | None
     key: str
     authentic: bool | None
+    dropped: Outcome | None = None
+    """Why nothing was stored (forged, or a hint about no payment of ours); None when stored or a repeat."""
 
     @property
     def duplicate(self) -> bool:
@@ -255,18 +259,20 @@ class FundingService:
     async def receive(self, gateway: str, body: bytes, headers: Mapping[str, str]) -> Received:
         """Store a webhook once under its gateway's key (committed before this returns)."""
         notice = self.gateways[gateway].parse_webhook(body, headers)
+        if notice.authentic is False:
+            return Received(None, notice.key, False, Outcome.FORGED)
         values = {
             "gateway": gateway,
             "event_key": notice.key[:160],
             "reference": notice.reference[:64] if notice.reference else None,
             "authentic": notice.authentic,
             "payload": body[:MAX_PAYLOAD].decode("utf-8", errors="replace"),
-            "outcome": Outcome.FORGED if notice.authentic is False else None,
             "detail": notice.detail[:500],
             "received_at": utcnow(),
-            "processed_at": utcnow() if notice.authentic is False else None,
         }
         async with self.db.transaction() as session:
+            if notice.authentic is None and not await _ours(session, gateway, notice.reference):
+                return Received(None, notice.key, None, Outcome.UNKNOWN_REFERENCE)
             statement = (
                 dialect_insert(session)(_events)
                 .values(values)
@@ -274,8 +280,6 @@ class FundingService:
                 .returning(_events.c.id)
             )
             event_id = (await session.execute(statement)).scalar_one_or_none()
-        if notice.authentic is False:
-            log.warning("%s webhook refused: %s", gateway, notice.detail or "bad signature")
         return Received(event_id, notice.key, notice.authentic)
 
     async def process_event(self, event_id: int) -> Outcome:
@@ -309,7 +313,7 @@ class FundingService:
         """Store then act on a webhook; a duplicate is acknowledged and not acted on again."""
         received = await self.receive(gateway, body, headers)
         if received.event_id is None:
-            return Outcome.DUPLICATE
+            return received.dropped or Outcome.DUPLICATE
         return await self.process_event(received.event_id)
 
     async def _payment_id(self, gateway: str, reference: str) -> int | None:
@@ -452,6 +456,16 @@ class FundingService:
                 continue
             counts[outcome] = counts.get(outcome, 0) + 1
         return counts
+
+
+async def _ours(session: AsyncSession, gateway: str, reference: str | None) -> bool:
+    """True when ``reference`` names a payment of ours at ``gateway`` (worth storing a hint about)."""
+    if not reference:
+        return False
+    found = await session.scalar(
+        select(Payment.id).where(Payment.reference == reference[:64], Payment.gateway == gateway)
+    )
+    return found is not None
 
 
 async def _notify(session: AsyncSession, payment: Payment, kind: str) -> None:

@@ -110,6 +110,14 @@ async def take_over(session: AsyncSession, conversation_id: int, staff_id: int, 
     return moved
 
 
+async def reassign(session: AsyncSession, conversation_id: int, staff_id: int, staff_name: str) -> bool:
+    """Give a conversation another agent has to ``staff_id`` (an admin's decision); False if nobody has it."""
+    moved = await _move(session, conversation_id, (Mode.WITH_AGENT,), assignee_id=staff_id)
+    if moved:
+        await activity(session, conversation_id, f"{staff_name} took over the conversation", staff_id)
+    return moved
+
+
 async def hand_back(session: AsyncSession, conversation_id: int, staff_id: int, staff_name: str) -> bool:
     """Give the conversation back to the bot (it answers the next message)."""
     moved = await _move(

@@ -668,8 +668,13 @@ class TransferService:
         notice = gateway.parse_payout_webhook(body, headers) if gateway is not None else None
         if notice is None:
             return None
-        forged = notice.authentic is False
+        if notice.authentic is False:  # stored nowhere: an unsigned request must not write to the database
+            return PayoutWebhook(gateway_name, None, notice.reference, False)
         async with db.transaction() as session:
+            if notice.authentic is None and (
+                not notice.reference or await by_reference(session, notice.reference[:64]) is None
+            ):
+                return PayoutWebhook(gateway_name, None, notice.reference, None)
             inserted = await session.execute(
                 dialect_insert(session)(PaymentEvent)
                 .values(
@@ -680,8 +685,6 @@ class TransferService:
                     payload=body.decode("utf-8", "replace")[:20000],
                     detail=notice.detail[:500],
                     received_at=utcnow(),
-                    outcome="forged" if forged else None,
-                    processed_at=utcnow() if forged else None,
                 )
                 .on_conflict_do_nothing()
                 .returning(PaymentEvent.id)
@@ -694,10 +697,10 @@ class TransferService:
 
         The body is only a hint: forged, replayed or out-of-order webhooks can move no money.
         """
-        if webhook.event_id is None:
-            return "duplicate"
         if webhook.authentic is False:
             return "forged"
+        if webhook.event_id is None:
+            return "duplicate"
         gateway = self.gateways[webhook.gateway]
         async with db.transaction() as session:
             transfer = await by_reference(session, webhook.reference) if webhook.reference else None

@@ -107,6 +107,27 @@ def telegram_config(settings: Settings) -> TelegramConfig | None:
     )
 
 
+def channel_gaps(settings: Settings) -> list[str]:
+    """What is missing from a chat channel that is configured in part (one warning each)."""
+    gaps = []
+    whatsapp = {
+        "WHATSAPP_PHONE_ID": settings.whatsapp_phone_id,
+        "WHATSAPP_TOKEN": settings.whatsapp_token.get_secret_value(),
+        "WHATSAPP_APP_SECRET": settings.whatsapp_app_secret.get_secret_value(),
+    }
+    telegram = {
+        "TELEGRAM_TOKEN": settings.telegram_token.get_secret_value(),
+        "TELEGRAM_WEBHOOK_SECRET": settings.telegram_webhook_secret.get_secret_value(),
+    }
+    for channel, needed in (("WhatsApp", whatsapp), ("Telegram", telegram)):
+        missing = [name for name, value in needed.items() if not value]
+        if missing and len(missing) < len(needed):
+            gaps.append(f"{channel} is off: {', '.join(missing)} not set (the other settings are)")
+    if settings.whatsapp_configured() and not settings.whatsapp_verify_token.get_secret_value():
+        gaps.append("WhatsApp: WHATSAPP_VERIFY_TOKEN is not set, so Meta cannot verify the webhook")
+    return gaps
+
+
 async def build_pacer(stack: AsyncExitStack, settings: Settings) -> Pacer | LocalPacer:
     """Outbound pacing shared through Redis; in the demo, in-process when Redis is not running."""
     redis = Redis.from_url(settings.redis_url)
@@ -243,6 +264,7 @@ async def running_app(settings: Settings) -> AsyncIterator[App]:
         if (tg_config := telegram_config(settings)) is not None:
             telegram = TelegramChannel(tg_config, db, engine, await build_pacer(stack, settings))
             stack.push_async_callback(telegram.close)
+            await telegram.learn_username()
         yield App(
             settings,
             db,

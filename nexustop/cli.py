@@ -19,7 +19,7 @@ from domain.countries import get_country
 from domain.phones import normalize_phone
 from nexustop import event_loop
 from nexustop.bootstrap import demo_settings, running_app, sandbox_app
-from nexustop.db import upgrade, upgrade_async
+from nexustop.db import SchemaNotReady, require_schema, upgrade, upgrade_async
 from nexustop.settings import Settings, get_settings
 
 
@@ -86,10 +86,22 @@ async def _chat(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_ready(settings: Settings, command: str) -> bool:
+    """True when the database is at the newest schema; else one line on stderr saying what to do."""
+    try:
+        event_loop.run(require_schema(settings.database_url))
+    except SchemaNotReady as problem:
+        print(f"{command}: {problem}", file=sys.stderr)
+        return False
+    return True
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from nexustop.web import create_app
 
     settings = _settings(args.demo)
+    if not settings.demo and not _schema_ready(settings, "serve"):
+        return 2  # the demo migrates by itself
     if args.demo and "public_url" not in get_settings().model_fields_set:
         settings = settings.model_copy(update={"public_url": f"http://{args.host}:{args.port}"})
     web.run_app(create_app(settings), host=args.host, port=args.port, loop=event_loop.new_event_loop())
@@ -121,6 +133,12 @@ async def _staff_add(args: argparse.Namespace, password: str) -> int:
     settings = get_settings()
     if settings.is_sqlite():
         await upgrade_async(settings.database_url)
+    else:
+        try:
+            await require_schema(settings.database_url)
+        except SchemaNotReady as problem:
+            print(f"staff add: {problem}", file=sys.stderr)
+            return 2
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
@@ -142,6 +160,11 @@ async def _audit_verify() -> int:
     from domain import audit
     from domain.database import Database
 
+    try:
+        await require_schema(get_settings().database_url)
+    except SchemaNotReady as problem:
+        print(f"audit verify: {problem}", file=sys.stderr)
+        return 2
     db = Database(get_settings().database_url)
     try:
         async with db.transaction() as session:

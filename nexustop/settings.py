@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     """How often the in-process poller (demo, ``serve``) looks for due payment checks."""
     public_url: str = "http://127.0.0.1:8080"
     """Where this app is reachable; the demo's Graph sandbox posts its webhooks here."""
+    webhook_strikes_per_minute: int = 30
+    """Failing or unsigned ``/webhook/*`` requests a source may make in a minute before it is answered 429."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses of reverse proxies whose ``X-Forwarded-For`` names the real client."""
 
     support_reply_minutes: int = 15
     """What users are told about when a person answers after a handoff; also the inbox's SLA target."""

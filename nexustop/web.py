@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from admin import web as inbox_web
@@ -17,12 +19,14 @@ from bots.telegram.webhook import TELEGRAM_KEY
 from bots.whatsapp.webhook import WHATSAPP_KEY, add_routes
 from domain.database import Database
 from domain.transfers import TransferService
-from nexustop.bootstrap import App, running_app, telegram_config, whatsapp_config
+from nexustop.bootstrap import App, channel_gaps, running_app, telegram_config, whatsapp_config
 from nexustop.funding import Spawner, add_webhook_routes
 from nexustop.settings import Settings
 from nexustop.support import TelegramAgent, WhatsAppAgent
+from nexustop.webhook_guard import BODY_LIMITS, Strikes, guard
 
 APP_KEY = web.AppKey("nexustop", App)
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -56,11 +60,22 @@ def support_inbox(app: App) -> Inbox:
     return inbox
 
 
+def webhook_strikes(settings: Settings) -> Strikes:
+    """The ``/webhook/*`` strike counters, in Redis."""
+    return Strikes(Redis.from_url(settings.redis_url), settings.webhook_strikes_per_minute)
+
+
 def create_app(settings: Settings) -> web.Application:
     """The web application; its cleanup context owns the database, provider and queue."""
-    web_app = web.Application()
+    strikes = webhook_strikes(settings)
+    proxies = [address.strip() for address in settings.trusted_proxies.split(",") if address.strip()]
+    web_app = web.Application(
+        middlewares=[guard(strikes, proxies)], client_max_size=max(BODY_LIMITS.values())
+    )
 
     async def lifecycle(web_app: web.Application) -> AsyncIterator[None]:
+        for gap in channel_gaps(settings):
+            log.warning("%s", gap)
         async with running_app(settings) as app:
             web_app[APP_KEY] = app
             web_app[INBOX_KEY] = support_inbox(app)
@@ -74,6 +89,8 @@ def create_app(settings: Settings) -> web.Application:
             try:
                 yield
             finally:
+                if strikes.redis is not None:
+                    await strikes.redis.aclose()
                 for task in background:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -84,6 +84,26 @@ class TelegramChannel:
         self.inbox = Inbox(db, CHANNEL, self.tasks)
         self.outbox = Outbox(db, CHANNEL, self._send, sent_state="sent")
 
+    async def learn_username(self) -> None:
+        """Ask the Bot API who we are (getMe) when no username is configured.
+
+        Without it, group commands addressed ``/gift@<bot>`` are not recognised as ours and gift
+        announcements carry no Claim link, so a failure here is logged loudly.
+        """
+        if self.config.bot_username:
+            return
+        try:
+            me = await self.bot.get_me()
+        except TelegramError as error:
+            log.warning(
+                "Telegram: TELEGRAM_BOT_USERNAME is empty and getMe failed (%s): group gifts will have"
+                " no Claim button until it is set",
+                type(error).__name__,
+            )
+            return
+        self.config = dataclasses.replace(self.config, bot_username=me.username or "")
+        log.info("Telegram: bot username @%s (from getMe)", self.config.bot_username)
+
     # ---- ingress ---------------------------------------------------------------------------
 
     def secret_ok(self, header: str | None) -> bool:

@@ -156,13 +156,13 @@ async def test_forged_webhook_moves_no_money_and_blocks_nothing(
     await _assert_no_money(db, kit, user_id, reference)
     if kit.signed:
         assert status == 401
-        async with db.transaction() as session:
+        async with db.transaction() as session:  # nothing of a request that fails its signature is stored
             forged = await session.scalar(
-                select(PaymentEvent).where(
+                select(func.count()).where(
                     PaymentEvent.gateway == kit.name, PaymentEvent.authentic.is_(False)
                 )
             )
-        assert forged is not None and forged.outcome == Outcome.FORGED
+        assert forged == 0 and await _events(db, kit, reference) == []
     else:
         # An unsigned callback is only a hint: the status query says the payment is still pending.
         assert status == 200
