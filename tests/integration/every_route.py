@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from domain.database import Database
 from domain.models import Base
-from payments.sandbox.graph import start_graph_sandbox
+from sandbox.graph import start_graph_sandbox
 from tests.integration.telegram_harness import Harness, telegram_app
 from tests.integration.whatsapp_harness import APP_SECRET, PHONE_ID, TOKEN, VERIFY_TOKEN
 
