@@ -24,6 +24,7 @@ COPY admin ./admin
 COPY bots ./bots
 COPY conversations ./conversations
 COPY domain ./domain
+COPY services ./services
 COPY nexustop ./nexustop
 COPY payments ./payments
 COPY sandbox ./sandbox

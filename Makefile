@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bots conversations domain payments admin nexustop sandbox
+	$(BIN)/mypy bots conversations domain services payments admin nexustop sandbox
 
 contracts: $(STAMP)
 	$(BIN)/lint-imports

@@ -6,10 +6,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin.inbox import Refused, actor
-from domain import audit, settlement
+from domain import audit
 from domain.models import Notification, Order, Staff
 from domain.orders import IN_FLIGHT, OrderState, record_state
-from domain.settlement import RefundProblem
+from domain.settlement import Refunded, RefundProblem
+from services import refunds
+from services.refunds import RefundRefusal
+from services.unit_of_work import UnitOfWork
 
 
 async def _locked(session: AsyncSession, order_id: int) -> Order:
@@ -40,6 +43,8 @@ async def requery(session: AsyncSession, order_id: int, staff: Staff) -> Order:
 
 
 _REFUSALS = {
+    RefundRefusal.NO_REASON: "Say why you refund this order",
+    RefundRefusal.UNKNOWN_ORDER: "No such order",
     RefundProblem.ALREADY_REFUNDED: "Order {reference} is already refunded",
     RefundProblem.IN_FLIGHT: "Order {reference} is still in flight: requery it first",
     RefundProblem.MONEY_ALREADY_RETURNED: "Order {reference}'s money was already returned",
@@ -47,28 +52,15 @@ _REFUSALS = {
 }
 
 
-async def refund(session: AsyncSession, order_id: int, staff: Staff, reason: str) -> Order:
-    """Give a failed order's money back, exactly once, with the agent and the reason recorded.
-
-    The money moves through ``domain.settlement.refund``, the path fulfilment uses too, so a
-    gift's claim order goes back to the gift's sender, not to the claimer.
-    """
-    reason = reason.strip()
-    if not reason:
-        raise Refused("Say why you refund this order")
-    order = await _locked(session, order_id)
-    refunded = await settlement.refund(session, order, f"refunded by {staff.name}: {reason}"[:500])
-    if isinstance(refunded, RefundProblem):
-        raise Refused(_REFUSALS[refunded].format(reference=order.reference))
-    how = {"transfer" if refunded.compensated else "voided": refunded.transfer_id}
-    await audit.record(
-        session,
-        actor(staff),
-        "order.refund",
-        f"order:{order.reference}",
-        {"reason": reason[:500], "amount": order.amount, "currency": order.currency, **how},
+async def refund(uow: UnitOfWork, order_id: int, staff: Staff, reason: str) -> Order:
+    """Give an order's money back (``services.refunds``), or raise ``Refused`` saying why not."""
+    refunded = await refunds.refund_order(
+        uow, order_id=order_id, actor=actor(staff), actor_name=staff.name, reason=reason
     )
-    return order
+    if isinstance(refunded, Refunded):
+        return refunded.order
+    reference = await uow.session.scalar(select(Order.reference).where(Order.id == order_id))
+    raise Refused(_REFUSALS[refunded].format(reference=reference))
 
 
 async def resend_receipt(session: AsyncSession, order_id: int, staff: Staff) -> Order:

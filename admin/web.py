@@ -35,6 +35,7 @@ from domain.database import Database
 from domain.models import CannedResponse, Conversation, Identity, Staff, StaffSession, User
 from domain.ports import FulfilmentQueue
 from domain.transfers import TransferService
+from services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -444,15 +445,16 @@ def _order_action(name: str) -> Callable[[web.Request], Awaitable[web.Response]]
         order_id = _id(request)
         back = ctx.form.get("back", "")
         target = f"/inbox/c/{int(back)}" if back.isdigit() else "/inbox/"
+        uow = UnitOfWork(deps.db)
         try:
-            async with deps.db.transaction() as session:
+            async with uow.transaction() as session:
                 await permissions.authorize(
                     session, ctx.staff, Act(name), await orders.conversation_of(session, order_id)
                 )
                 if name == "requery":
                     order = await orders.requery(session, order_id, ctx.staff)
                 elif name == "refund":
-                    order = await orders.refund(session, order_id, ctx.staff, ctx.form.get("reason", ""))
+                    order = await orders.refund(uow, order_id, ctx.staff, ctx.form.get("reason", ""))
                 else:
                     order = await orders.resend_receipt(session, order_id, ctx.staff)
                 reference, conversation_id = order.reference, order.conversation_id

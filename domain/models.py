@@ -221,7 +221,8 @@ class Quote(Base):
     __tablename__ = "quotes"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"), index=True)
+    """The chat the quote was shown in; None for one a client app asked for."""
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(8))
     country: Mapped[str] = mapped_column(String(2))

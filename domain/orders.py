@@ -152,7 +152,7 @@ _ADD_ORDER_WITH_EVENT_ON_DRIVER = DriverStatement(_ADD_ORDER_WITH_EVENT_PG)
 
 
 async def create_quote(
-    session: AsyncSession, conversation_id: int, user_id: int, terms: QuoteTerms, ttl_seconds: float
+    session: AsyncSession, conversation_id: int | None, user_id: int, terms: QuoteTerms, ttl_seconds: float
 ) -> Quote:
     """Record a quote; its random id is what a Confirm button carries."""
     quote, _ = await create_quote_reading_wallet(session, conversation_id, user_id, terms, ttl_seconds)
@@ -160,7 +160,7 @@ async def create_quote(
 
 
 async def create_quote_reading_wallet(
-    session: AsyncSession, conversation_id: int, user_id: int, terms: QuoteTerms, ttl_seconds: float
+    session: AsyncSession, conversation_id: int | None, user_id: int, terms: QuoteTerms, ttl_seconds: float
 ) -> tuple[Quote, int | None]:
     """Record a quote and, in the same statement, read what the user's wallet can spend.
 
@@ -190,6 +190,11 @@ async def create_quote_reading_wallet(
     added = await _ADD_QUOTE_ON_DRIVER.first(session, {**values, "wallet_code": wallet})
     assert added is not None
     return Quote(**values), added["available"]
+
+
+async def quote_by_id(session: AsyncSession, quote_id: str) -> Quote | None:
+    """The quote with this id, if there is one."""
+    return await session.get(Quote, quote_id)
 
 
 async def order_for_quote(session: AsyncSession, quote_id: str) -> Order | None:
