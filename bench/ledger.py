@@ -139,7 +139,7 @@ async def _setup(url: str, count: int) -> Fixture:
         funded_net: dict[int, int] = defaultdict(int)
         for start in range(0, len(wallets), 1_000):
             batch = [
-                NewTransfer(uuid.uuid4().hex, topups, wallet, FUNDING, CURRENCY, "topup")
+                NewTransfer(uuid.uuid4().hex, topups, wallet, FUNDING, CURRENCY, "funding")
                 for wallet in wallets[start : start + 1_000]
             ]
             async with db.transaction() as session:
@@ -255,7 +255,7 @@ def _random_batch(rng: random.Random, spec: PhaseSpec) -> list[NewTransfer]:
             while credit == debit:
                 credit = rng.choice(wallets)
         transfers.append(
-            NewTransfer(uuid.uuid4().hex, debit, credit, rng.randint(1, MAX_AMOUNT), CURRENCY, "bench")
+            NewTransfer(uuid.uuid4().hex, debit, credit, rng.randint(1, MAX_AMOUNT), CURRENCY, "purchase")
         )
     return transfers
 

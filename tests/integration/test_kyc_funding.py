@@ -86,7 +86,9 @@ async def _spend(db: Database, user_id: int, amount: Money) -> None:
     async with db.transaction() as session:
         wallet = await ledger.open_wallet(session, user_id, amount.currency)
         spent = await ledger.open_system_account(session, "spent", amount.currency)
-        transfer = ledger.NewTransfer(uuid.uuid4().hex, wallet, spent, amount.minor, amount.currency, "test")
+        transfer = ledger.NewTransfer(
+            uuid.uuid4().hex, wallet, spent, amount.minor, amount.currency, "purchase"
+        )
         assert await ledger.create_transfer(session, transfer) is ledger.TransferResult.CREATED
 
 

@@ -81,10 +81,10 @@ async def test_pending_then_post_or_void_resolves_once(db: Database) -> None:
     posted, voided = uuid.uuid4().hex, uuid.uuid4().hex
     async with db.transaction() as session:
         await ledger.create_transfer(
-            session, NewTransfer(posted, wallet, topups, 300, "NGN", "p", pending=True)
+            session, NewTransfer(posted, wallet, topups, 300, "NGN", "purchase", pending=True)
         )
         await ledger.create_transfer(
-            session, NewTransfer(voided, wallet, topups, 400, "NGN", "p", pending=True)
+            session, NewTransfer(voided, wallet, topups, 400, "NGN", "purchase", pending=True)
         )
         assert (await ledger.balance(session, wallet)).available == 300
 
@@ -103,7 +103,9 @@ async def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(
     wallet, _promo, topups = await _funded_wallet(db, 1_000)
     key = uuid.uuid4().hex
     async with db.transaction() as session:
-        await ledger.create_transfer(session, NewTransfer(key, wallet, topups, 600, "NGN", "p", pending=True))
+        await ledger.create_transfer(
+            session, NewTransfer(key, wallet, topups, 600, "NGN", "purchase", pending=True)
+        )
 
     async def resolve(post: bool) -> bool:
         async with db.transaction() as session:
@@ -120,7 +122,9 @@ async def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(
 
 async def test_a_batch_applies_in_order_and_rejects_only_what_overdraws(db: Database) -> None:
     wallet, _promo, topups = await _funded_wallet(db, 1_000)
-    batch = [NewTransfer(uuid.uuid4().hex, wallet, topups, amount, "NGN", "p") for amount in (400, 700, 600)]
+    batch = [
+        NewTransfer(uuid.uuid4().hex, wallet, topups, amount, "NGN", "purchase") for amount in (400, 700, 600)
+    ]
     async with db.transaction() as session:
         results = await ledger.create_transfers(session, batch)
         bal = await ledger.balance(session, wallet)
@@ -132,7 +136,7 @@ async def test_a_batch_applies_in_order_and_rejects_only_what_overdraws(db: Data
 def test_amounts_are_positive_integers() -> None:
     for bad in (0, -5, 1.5, True):
         with pytest.raises(ledger.LedgerError):
-            NewTransfer("x", 1, 2, bad, "NGN", "p")  # type: ignore[arg-type]
+            NewTransfer("x", 1, 2, bad, "NGN", "purchase")  # type: ignore[arg-type]
 
 
 async def test_one_transfer_moves_posted_or_pending_totals_and_a_refused_one_leaves_no_trace(
@@ -142,14 +146,20 @@ async def test_one_transfer_moves_posted_or_pending_totals_and_a_refused_one_lea
     refused = uuid.uuid4().hex
     async with db.transaction() as session:
         topups_before = await ledger.balance(session, topups)
-        await ledger.create_transfer(session, NewTransfer(uuid.uuid4().hex, wallet, topups, 300, "NGN", "p"))
         await ledger.create_transfer(
-            session, NewTransfer(uuid.uuid4().hex, wallet, topups, 200, "NGN", "p", pending=True)
+            session, NewTransfer(uuid.uuid4().hex, wallet, topups, 300, "NGN", "purchase")
+        )
+        await ledger.create_transfer(
+            session, NewTransfer(uuid.uuid4().hex, wallet, topups, 200, "NGN", "purchase", pending=True)
         )
         with pytest.raises(InsufficientFunds):
-            await ledger.create_transfer(session, NewTransfer(refused, wallet, topups, 501, "NGN", "p"))
+            await ledger.create_transfer(
+                session, NewTransfer(refused, wallet, topups, 501, "NGN", "purchase")
+            )
         # A system account may go below zero: promo funds wallets from nothing.
-        await ledger.create_transfer(session, NewTransfer(uuid.uuid4().hex, promo, wallet, 5, "NGN", "p"))
+        await ledger.create_transfer(
+            session, NewTransfer(uuid.uuid4().hex, promo, wallet, 5, "NGN", "purchase")
+        )
         wallet_now, topups_now = await ledger.balance(session, wallet), await ledger.balance(session, topups)
         assert await session.get(Transfer, refused) is None
     assert (wallet_now.posted, wallet_now.debits_pending, wallet_now.available) == (705, 200, 505)
@@ -165,7 +175,7 @@ async def test_a_transfer_between_currencies_is_refused(db: Database) -> None:
     with pytest.raises(ledger.LedgerError, match="currency"):
         async with db.transaction() as session:
             await ledger.create_transfer(
-                session, NewTransfer(uuid.uuid4().hex, wallet, cedis, 10, "NGN", "p")
+                session, NewTransfer(uuid.uuid4().hex, wallet, cedis, 10, "NGN", "purchase")
             )
     async with db.transaction() as session:
         assert (await ledger.balance(session, wallet)).available == 1_000
