@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import orders
 from domain.models import Conversation, Message, utcnow
 
 
@@ -86,6 +87,8 @@ async def request(session: AsyncSession, conversation_id: int, reason: Reason, *
         first_human_reply_at=None,
         assignee_id=None,
     )
+    if moved:
+        await orders.void_quotes(session, conversation_id)  # a person has it now: no Confirm left to press
     if moved and note:
         await note_waiting(session, conversation_id, reason)
     return moved
