@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from conversations.engine import Engine
+from domain.countries import get_country
 from domain.database import Database
 from domain.ports import TopupRequest, TopupResult, TopupStatus
 from nexustop.queues import InProcessQueue
@@ -20,6 +21,13 @@ from tests.integration.dialogue import Chat, assert_ledger_balanced, chat_engine
 async def engine(db: Database) -> AsyncIterator[tuple[Engine, InProcessQueue]]:
     async with chat_engine(db) as pair:
         yield pair
+
+
+def opening(country: str) -> int:
+    """A new demo user's wallet in ``country``, in minor units."""
+    found = get_country(country)
+    assert found is not None
+    return found.demo_opening_balance.minor
 
 
 def chat(pair: tuple[Engine, InProcessQueue], **kwargs: str) -> Chat:
@@ -36,35 +44,58 @@ async def spent(c: Chat, db: Database, currency: str, opening: int, minor: int) 
 # --------------------------------------------------------------------------- 1. corrections
 
 CORRECTED = [
-    # (country, language, first message, the correction, the corrected quote, the receipt)
+    # (country, language, first message, the correction, the corrected quote, the receipt, the price)
     (
         "NG", "en", "buy 200 credit for 08051234567", "wrong number o, its 08071234567",
-        "Buy ₦200.00 Glo airtime for +234 807 123 4567?", "₦200.00 Glo airtime to +234 807 123 4567",
+        "Buy ₦200.00 Glo airtime for +234 807 123 4567?", "₦200.00 Glo airtime to +234 807 123 4567", 200_00,
     ),
     (
         "GH", "en", "airtime 5 cedis for 0241234567", "sorry, wrong number. It's 0241239876",
-        "Buy GH₵5.00 MTN airtime for +233 24 123 9876?", "GH₵5.00 MTN airtime to +233 24 123 9876",
+        "Buy GH₵5.00 MTN airtime for +233 24 123 9876?", "GH₵5.00 MTN airtime to +233 24 123 9876", 5_00,
+    ),
+    (
+        "LR", "en", "airtime 100 for 0881234567", "my mistake, make it 250",
+        "Buy L$250.00", "L$250.00", 250_00,
     ),
     (
         "NG", "pcm", "abeg load 500 for 08031234567", "na wrong number i give you, na 08091234567",
         "Buy ₦500.00 9mobile airtime for +234 809 123 4567?", "₦500.00 9mobile airtime to +234 809 123 4567",
+        500_00,
+    ),
+    (
+        "NG", "pcm", "abeg load 500 for 08031234567", "sorry na airtel i mean",
+        "Buy ₦500.00 Airtel airtime for +234 803 123 4567?", "₦500.00 Airtel airtime", 500_00,
     ),
     (
         "SN", "fr", "crédit 1000F pour 77 123 45 67", "mauvais numéro, c'est le 77 765 43 21",
-        "Acheter 1 000 F CFA de crédit Orange pour +221 77 765 43 21 ?", "+221 77 765 43 21",
+        "Acheter 1 000 F CFA de crédit Orange pour +221 77 765 43 21 ?", "+221 77 765 43 21", 1000,
+    ),
+    (
+        "CI", "fr", "crédit 1000F pour 07 07 08 09 10", "pardon je voulais dire 500",
+        "Acheter 500 F CFA", "500 F CFA", 500,
     ),
     (
         "CV", "pt", "recarga 200 para 991 23 45", "número errado, é o 995 43 21",
-        "Comprar recarga Alou de 200,00 CVE para +238 995 43 21?", "+238 995 43 21",
+        "Comprar recarga Alou de 200,00 CVE para +238 995 43 21?", "+238 995 43 21", 200_00,
     ),
 ]  # fmt: skip
-OPENING = {"NG": 10_000_00, "GH": 150_00, "SN": 10_000, "CV": 1_500_00, "SL": 350_00}
-CURRENCY = {"NG": "NGN", "GH": "GHS", "SN": "XOF", "CV": "CVE", "SL": "SLE", "MR": "MRU"}
+CURRENCY = {
+    "NG": "NGN",
+    "GH": "GHS",
+    "SN": "XOF",
+    "CI": "XOF",
+    "CV": "CVE",
+    "LR": "LRD",
+    "SL": "SLE",
+    "MR": "MRU",
+}
 
 
-@pytest.mark.parametrize(("country", "language", "first", "correction", "quote", "receipt"), CORRECTED)
-async def test_a_correction_worded_as_a_complaint_changes_the_quote_and_the_old_one_buys_nothing(
-    engine, db, country: str, language: str, first: str, correction: str, quote: str, receipt: str
+@pytest.mark.parametrize(
+    ("country", "language", "first", "correction", "quote", "receipt", "price"), CORRECTED
+)
+async def test_a_correction_however_worded_changes_the_quote_and_the_old_one_buys_nothing(
+    engine, db, country: str, language: str, first: str, correction: str, quote: str, receipt: str, price: int
 ) -> None:
     c = chat(engine, country=country, language=language)
     await c.say(first)
@@ -78,8 +109,7 @@ async def test_a_correction_worded_as_a_complaint_changes_the_quote_and_the_old_
     assert "Order placed" not in refused and "Commande" not in refused and "Pedido" not in refused
     await c.press(new)
     assert receipt in await c.receipts()
-    price = {"NG": 0, "GH": 5_00, "SN": 1000, "CV": 200_00}[country] or (200_00 if "200" in first else 500_00)
-    await spent(c, db, CURRENCY[country], OPENING[country], price)
+    await spent(c, db, CURRENCY[country], opening(country), price)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +130,7 @@ async def test_saying_only_what_is_wrong_asks_for_it_again_and_the_old_quote_buy
     text = await c.say(wrong)
     assert question in text and "person" not in text
     assert "Order placed" not in await c.press(old)
-    await spent(c, db, CURRENCY[country], OPENING[country], 0)
+    await spent(c, db, CURRENCY[country], opening(country), 0)
 
 
 # --------------------------------------------------------------------------- 2. side questions
@@ -136,7 +166,7 @@ async def test_a_side_question_at_a_quote_is_answered_and_the_quote_stays_open(
     await c.say("yes")
     assert "✅" in await c.receipts()
     price = {"NG": 500_00, "GH": 5_00, "SN": 1000, "CV": 200_00}[country]
-    await spent(c, db, CURRENCY[country], OPENING[country], price)
+    await spent(c, db, CURRENCY[country], opening(country), price)
 
 
 async def test_a_question_asked_while_the_bot_waits_for_an_answer_is_answered_and_asked_again(
@@ -148,7 +178,7 @@ async def test_a_question_asked_while_the_bot_waits_for_an_answer_is_answered_an
     assert "₦10,000.00" in text and text.rstrip().endswith("How much MTN airtime?")
     assert "Buy ₦300.00 MTN airtime" in await c.say("300")
     await c.press("cancel")
-    await spent(c, db, "NGN", OPENING["NG"], 0)
+    await spent(c, db, "NGN", opening("NG"), 0)
 
 
 # --------------------------------------------------------------------------- 3. yes to a suggestion
@@ -207,7 +237,7 @@ async def test_yes_without_a_suggestion_still_asks_the_question_again(engine, db
     c = chat(engine, country="NG")
     await c.say("buy airtime for 08031234567")
     assert "How much MTN airtime?" in await c.say("yes")
-    await spent(c, db, "NGN", OPENING["NG"], 0)
+    await spent(c, db, "NGN", opening("NG"), 0)
 
 
 # --------------------------------------------------------------------------- 4. far out of range
@@ -228,7 +258,7 @@ async def test_an_amount_far_above_the_maximum_says_the_range(
     c = chat(engine, country=country, language=language)
     text = await c.say(message)
     assert range_ in text, text
-    await spent(c, db, CURRENCY[country], OPENING[country], 0)
+    await spent(c, db, CURRENCY[country], opening(country), 0)
 
 
 async def test_an_amount_far_above_the_maximum_at_a_quote_says_the_range(engine, db) -> None:
@@ -238,7 +268,7 @@ async def test_an_amount_far_above_the_maximum_at_a_quote_says_the_range(engine,
     text = await c.say("no, make it 5000000")
     assert "between ₦50.00 and ₦50,000.00" in text
     assert "Order placed" not in await c.press(old)
-    await spent(c, db, "NGN", OPENING["NG"], 0)
+    await spent(c, db, "NGN", opening("NG"), 0)
 
 
 # --------------------------------------------------------------------------- 5. asking for a person
@@ -291,7 +321,7 @@ async def test_a_quote_open_when_a_person_is_asked_for_expires(
     await c.say(ask)
     assert _expired(await c.press(old))
     assert "Order placed" not in await c.say("yes")
-    await spent(c, db, CURRENCY[country], OPENING[country], 0)
+    await spent(c, db, CURRENCY[country], opening(country), 0)
 
 
 async def test_a_quote_open_when_two_misunderstood_turns_hand_off_expires(engine, db) -> None:
@@ -305,7 +335,7 @@ async def test_a_quote_open_when_two_misunderstood_turns_hand_off_expires(engine
         choice.id.startswith("confirm:") for reply in c.transcript[-2:] for choice in reply.choices()
     )
     assert _expired(await c.press(old))
-    await spent(c, db, "NGN", OPENING["NG"], 0)
+    await spent(c, db, "NGN", opening("NG"), 0)
 
 
 async def test_a_quote_open_when_another_flow_starts_expires(engine, db) -> None:
@@ -314,7 +344,7 @@ async def test_a_quote_open_when_another_flow_starts_expires(engine, db) -> None
     old = c.last_choice("confirm:")
     await c.say("gift 500 to 08051234567")  # a different flow: a gift
     assert _expired(await c.press(old))
-    await spent(c, db, "NGN", OPENING["NG"], 0)
+    await spent(c, db, "NGN", opening("NG"), 0)
 
 
 class HeldProvider:
@@ -344,6 +374,6 @@ async def test_a_quote_open_when_an_order_goes_to_review_expires(db) -> None:
     assert "while our team checks it" in await c.receipts()
     assert _expired(await c.press(second))
     balance = await c.wallet(db, "NGN")
-    assert balance.available == OPENING["NG"] - 500_00 and balance.debits_pending == 500_00  # only the first
+    assert balance.available == opening("NG") - 500_00 and balance.debits_pending == 500_00  # only the first
     await queue.close()
     await assert_ledger_balanced(db)
