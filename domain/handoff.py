@@ -109,6 +109,7 @@ async def take_over(session: AsyncSession, conversation_id: int, staff_id: int, 
         assignee_id=staff_id,
     )
     if moved:
+        await orders.void_quotes(session, conversation_id)  # the person decides what is bought now
         await activity(session, conversation_id, f"{staff_name} took over the conversation", staff_id)
     return moved
 

@@ -8,13 +8,17 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import select
 
 from conversations.engine import Engine
+from domain import handoff
 from domain.countries import get_country
 from domain.database import Database
+from domain.models import Staff
 from domain.ports import TopupRequest, TopupResult, TopupStatus
 from nexustop.queues import InProcessQueue
 from tests.integration.dialogue import Chat, assert_ledger_balanced, chat_engine
+from tests.integration.inbox_harness import conversation_of, new_staff
 
 
 @pytest.fixture
@@ -344,6 +348,22 @@ async def test_a_quote_open_when_another_flow_starts_expires(engine, db) -> None
     old = c.last_choice("confirm:")
     await c.say("gift 500 to 08051234567")  # a different flow: a gift
     assert _expired(await c.press(old))
+    await spent(c, db, "NGN", opening("NG"), 0)
+
+
+async def test_a_quote_open_when_a_person_takes_the_chat_over_expires(engine, db) -> None:
+    c = chat(engine, country="NG")
+    await c.say("buy 500 airtime for 08031234567")
+    old = c.last_choice("confirm:")
+    email = await new_staff(db)
+    conversation = await conversation_of(db, "test", c.user)
+    async with db.transaction() as session:
+        staff = await session.scalar(select(Staff).where(Staff.email == email))
+        assert staff is not None
+        assert await handoff.take_over(session, conversation.id, staff.id, staff.name)
+        assert await handoff.hand_back(session, conversation.id, staff.id, staff.name)
+    assert _expired(await c.press(old))
+    assert "Order placed" not in await c.say("yes")
     await spent(c, db, "NGN", opening("NG"), 0)
 
 
