@@ -50,6 +50,8 @@ _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
     Intent.CHECK_BALANCE: account.balance_reply,
     Intent.HISTORY: account.history_reply,
 }
+#: Intents a correction's words may also carry ("wrong number" is a complaint elsewhere).
+_CORRECTABLE = frozenset((Intent.TALK_TO_AGENT, Intent.HELP, Intent.THANKS))
 #: What is only done in a private chat (a group sees no one's wallet or orders).
 _PRIVATE_ONLY = frozenset((*_PRODUCT_OF, *_ACCOUNT_ANSWERS, Intent.REPEAT_ORDER))
 #: Longest text we look at; anything beyond is noise for a purchase chat.
@@ -148,6 +150,7 @@ class Engine:
         if conversation.mode == Mode.RESOLVED and await modes.reopen(turn.session, conversation.id):
             conversation.mode = Mode.BOT.value
         before = conversation.misunderstood
+        open_quote = turn.slots.get("quote")
         replies = await self._respond(turn)
         if conversation.misunderstood <= before:
             conversation.misunderstood = 0
@@ -156,7 +159,12 @@ class Engine:
             and turn.message.chat_kind is ChatKind.PRIVATE  # group chatter is not a plea for help
         ):
             conversation.misunderstood = 0
-            replies = [*replies[:1], await handoff.hand_off(turn, Reason.MISUNDERSTOOD)]
+            replies = [
+                *_without_choices(turn, replies[:1]),
+                await handoff.hand_off(turn, Reason.MISUNDERSTOOD),
+            ]
+        if open_quote and not turn.placed_orders and _left_behind(turn, str(open_quote)):
+            await orders.void_quotes(turn.session, conversation.id, str(open_quote))
         return replies
 
     async def notifications(self, channel: str, chat_id: str) -> list[Reply]:
@@ -286,6 +294,8 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
             return answer
     if (answer := await claims.on_text(turn, parsed)) is not None:
         return answer
+    if state in purchase.PURCHASE_STATES and (answer := await _to_open_purchase(turn, text, parsed)):
+        return answer
     if parsed.intent is Intent.CONFIRM and state in purchase.PURCHASE_STATES and "quote" not in turn.slots:
         return await purchase.advance(turn, turn.slots)  # "yes" to a question: ask it again
     if parsed.intent is Intent.CONFIRM:
@@ -297,6 +307,52 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
     if state in purchase.PURCHASE_STATES and _continues_flow(turn, parsed):
         return await _continue_purchase(turn, text, parsed)
     return await _on_intent(turn, parsed, text)
+
+
+async def _to_open_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
+    """What a message does to the open quote or question before it may start anything new: a yes
+    to the bot's own suggestion, a correction (however worded), a side question answered with the
+    quote still open; None when it does none of these."""
+    if parsed.intent is Intent.CONFIRM:
+        return await purchase.accept_suggestion(turn)
+    if "correction" in parsed.flags and (_continues_flow(turn, parsed) or parsed.intent in _CORRECTABLE):
+        if _carries_change(parsed):
+            return await _continue_purchase(turn, text, parsed)
+        wrong = {flag.removeprefix("wrong:") for flag in parsed.flags if flag.startswith("wrong:")}
+        return await purchase.forget_wrong(turn, wrong) if wrong else None
+    if parsed.intent in _ACCOUNT_ANSWERS:
+        return [await _ACCOUNT_ANSWERS[parsed.intent](turn), *(await purchase.open_again(turn))]
+    return None
+
+
+def _carries_change(parsed: Parsed) -> bool:
+    """Whether a message names a value a quote is made of (or tried to: a bad number, a huge amount)."""
+    return bool(
+        parsed.phone
+        or parsed.amount is not None
+        or parsed.network
+        or parsed.data_mb
+        or parsed.validity_days
+        or parsed.own_number
+        or parsed.flags & {"invalid_phone", "huge_amount", "negative_amount"}
+    )
+
+
+def _left_behind(turn: Turn, quote_id: str) -> bool:
+    """Whether the purchase a quote belonged to is over (a person has the chat, another flow
+    started, it was cancelled) without the quote being confirmed or asked a PIN for."""
+    slots = turn.slots
+    return turn.conversation.state not in purchase.PURCHASE_STATES and quote_id not in (
+        slots.get("quote"),
+        slots.get(purchase.PIN_FOR),
+    )
+
+
+def _without_choices(turn: Turn, replies: list[Reply]) -> list[Reply]:
+    """Replies kept before a handoff, without buttons (a Confirm there would be for a void quote)."""
+    if any(reply.choices() for reply in replies):
+        return [Reply(turn.t._("Sorry, I didn't get that."))]
+    return replies
 
 
 def _continues_flow(turn: Turn, parsed: Parsed) -> bool:
@@ -349,6 +405,8 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [*problems, *(await purchase.advance(turn, slots))]
     if intent in _ACCOUNT_ANSWERS:
         return [await _ACCOUNT_ANSWERS[intent](turn)]
+    if _starts_other_flow(turn, intent) and turn.conversation.state in purchase.PURCHASE_STATES:
+        turn.reset()  # the purchase is over: its quote is void (see Engine._answer)
     if intent is Intent.REPEAT_ORDER:
         return await purchase.repeat_last(turn)
     if intent is Intent.TALK_TO_AGENT:
@@ -378,6 +436,15 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
         return [Reply(turn.t._("You're welcome! Say help any time to see what I can do."))]
     turn.conversation.misunderstood += 1
     return [Reply(turn.t._("Sorry, I didn't get that.")), account.help_reply(turn)]
+
+
+def _starts_other_flow(turn: Turn, intent: Intent) -> bool:
+    """Whether an intent starts a flow of its own here (one that is not wired only says so)."""
+    if intent is Intent.FUND_WALLET:
+        return turn.funding is not None
+    if intent is Intent.SEND_MONEY:
+        return turn.transfers is not None
+    return intent in (Intent.GIFT, Intent.VERIFY_IDENTITY, Intent.RESET_PIN)
 
 
 def _implied_product(parsed: Parsed) -> ProductKind | None:

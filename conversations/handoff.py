@@ -18,6 +18,7 @@ DEFAULT_REPLY_MINUTES = 15
 async def hand_off(turn: Turn, reason: Reason) -> Reply:
     """Queue the chat for a person (once) and tell the user, in their language, roughly when."""
     t = turn.t
+    turn.reset()  # whatever was open is void: a person takes it from here
     if await handoff.request(turn.session, turn.conversation.id, reason, note=False):
         turn.conversation.mode = Mode.WAITING.value
         turn.conversation.handoff_now = reason.value  # noted after the user's message is saved

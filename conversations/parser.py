@@ -100,6 +100,8 @@ class _Entry:
     own_number: bool = False
     validity_days: int | None = None
     evidence: tuple[tuple[str, int], ...] = ()
+    corrects: frozenset[str] = frozenset()
+    """The slots this phrase says were wrong ("wrong number": phone), or ``any`` ("i mean")."""
 
 
 class _EntryBuilder:
@@ -111,6 +113,7 @@ class _EntryBuilder:
         self.country: str | None = None
         self.own_number = False
         self.validity_days: int | None = None
+        self.corrects: set[str] = set()
         self.vocab_langs: set[str] = set()
         self.marker_langs: set[str] = set()
 
@@ -133,6 +136,7 @@ class _EntryBuilder:
             own_number=self.own_number,
             validity_days=self.validity_days,
             evidence=tuple(evidence.items()),
+            corrects=frozenset(self.corrects),
         )
 
 
@@ -175,6 +179,9 @@ def _language_entries(builders: dict[str, _EntryBuilder], language: str) -> None
         builders.setdefault(key, _EntryBuilder()).validity_days = days
     for key in vocab.markers:
         builders.setdefault(key, _EntryBuilder()).marker_langs.add(language)
+    for slot, keys in vocab.corrections.items():
+        for key in keys:
+            builders.setdefault(key, _EntryBuilder()).corrects.add(slot)
     for code, names in vocab.countries.items():
         for key in names:
             builders.setdefault(key, _EntryBuilder()).country = code
@@ -359,13 +366,27 @@ def _scan_run(scan: _Scan, run: re.Match[str], country: str) -> None:
     for e164, start, end in found:
         scan.phones.append(e164)
         scan.blank(start, end)
-    if found or _GROUPED_THOUSANDS.fullmatch(run.group()):
+    if found or _GROUPED_THOUSANDS.fullmatch(run.group()) or _round_figure(run.group()):
+        return
+    if _too_long_to_read(run.group()):
+        scan.flags.add("huge_amount")  # no phone has that many digits: an amount beyond any range
+        scan.blank(run.start(), run.end())
         return
     # A long digit run that is no valid phone must not turn into an amount either.
     scan.flags.add("invalid_phone")
     phone_like = [g for g in groups if _phone_like(g[0])]
     for _, start, end in phone_like or [(run.group(), run.start(), run.end())]:
         scan.blank(start, end)
+
+
+def _round_figure(raw: str) -> bool:
+    """A long round figure such as "1000000": an amount (far out of range), not a mistyped phone."""
+    return raw.isdigit() and raw[0] != "0" and raw.endswith("000") and len(raw) <= _MAX_NUMBER_DIGITS
+
+
+def _too_long_to_read(raw: str) -> bool:
+    """Digits alone, more than any phone or amount we read has."""
+    return raw.isdigit() and raw[0] != "0" and len(raw) > _MAX_NUMBER_DIGITS
 
 
 def _find_phones(scan: _Scan, country: str) -> None:
@@ -542,6 +563,7 @@ class _Words:
     validity_days: int | None = None
     languages: dict[str, int] = field(default_factory=dict)
     fuzzy: int = 0
+    corrects: set[str] = field(default_factory=set)
 
 
 def _apply(words: _Words, entry: _Entry) -> None:
@@ -557,6 +579,7 @@ def _apply(words: _Words, entry: _Entry) -> None:
         words.validity_days = entry.validity_days
     for lang, points in entry.evidence:
         words.languages[lang] = words.languages.get(lang, 0) + points
+    words.corrects.update(entry.corrects)
 
 
 def _phrase_at(lex: _Lexicon, tokens: list[str], i: int) -> tuple[_Entry, int] | None:
@@ -684,6 +707,9 @@ def _flags(scan: _Scan, q: _Quantities, words: _Words, country: str) -> set[str]
     top = [w for w in words.scores.values() if w == max(words.scores.values(), default=0)]
     if len(top) > 1:
         flags.add("ambiguous")
+    if words.corrects:
+        flags.add("correction")
+        flags.update(f"wrong:{slot}" for slot in words.corrects - {"any"})
     return flags
 
 

@@ -70,6 +70,8 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
         problem = _absorb_amount(turn, slots, parsed.amount, parsed.currency)
         if problem:
             problems.append(problem)
+    elif "huge_amount" in parsed.flags:
+        slots["amount"] = OVERSIZED  # so the answer says the range, as for any amount above it
     elif "negative_amount" in parsed.flags and turn.country is not None:
         slots.pop("amount", None)
         problems.append(Reply(turn.t.bad_amount(None, turn.country.currency)))
@@ -83,6 +85,10 @@ def absorb(turn: Turn, slots: dict[str, Any], parsed: Parsed) -> list[Reply]:
             )
         )
     return problems
+
+
+#: Stands for an amount too long to read exactly: above every network's range and every price.
+OVERSIZED = 10**18
 
 
 def _absorb_old_amount(turn: Turn, slots: dict[str, Any], amount: Decimal, old: str) -> Reply | None:
@@ -150,6 +156,7 @@ async def advance(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
     country = turn.country
     assert country is not None
     kind = ProductKind(slots["kind"])
+    slots.pop(SUGGESTED, None)  # a suggestion is answered (or passed over) by the next message
     if "phone" not in slots:
         return [_ask_phone(turn, slots)]
     network = _settle_network(country, slots)
@@ -201,6 +208,13 @@ def _ask_network(turn: Turn, slots: dict[str, Any], country: Country) -> Reply:
 
 #: The slot naming the quote a PIN being asked for will confirm.
 PIN_FOR = "pin_for_quote"
+#: The slot holding the amount (minor units) the bot asked "did you mean …?" about.
+SUGGESTED = "suggested_amount"
+#: What each slot a user calls wrong takes with it: the network and bundle belong to the number.
+_WRONG_SLOTS = {
+    "phone": ("phone", "network", "network_guessed", "network_asked"),
+    "amount": ("amount", "bundle"),
+}
 
 
 def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -> Reply | None:
@@ -213,12 +227,14 @@ def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -
         if turn.transfers is None and orders.needs_pin_in(country.code, Money(amount, low.currency)):
             return _pin_not_yet(turn, slots, country)  # no PIN pepper: no PINs here
         return None
-    turn.set_slots({k: v for k, v in slots.items() if k != "amount"}, AWAIT_AMOUNT)
+    asking = {k: v for k, v in slots.items() if k != "amount"}
     t = turn.t
     suggestions = [Money(low.minor * factor, low.currency) for factor in (2, 5, 10)]
     meant = _meant_in_old_money(country, Money(amount, low.currency), low, high) if amount else None
     if meant is not None:
         suggestions = [meant, *(s for s in suggestions if s != meant)][:3]
+        asking[SUGGESTED] = meant.minor  # what a "yes" to "did you mean …?" accepts
+    turn.set_slots(asking, AWAIT_AMOUNT)
     buttons = tuple(Button(f"amount:{s.minor}", t.money(s)) for s in suggestions if s.minor <= high.minor)
     if amount is None:
         text = t._("How much %(network)s airtime?", network=network.name)
@@ -498,6 +514,32 @@ def remind_quote(turn: Turn) -> Reply:
     )
 
 
+async def accept_suggestion(turn: Turn) -> list[Reply] | None:
+    """A "yes" to the bot's own "did you mean …?": that amount, as if its button were tapped."""
+    suggested = turn.slots.get(SUGGESTED)
+    if turn.conversation.state != AWAIT_AMOUNT or not isinstance(suggested, int):
+        return None
+    return await choose_amount(turn, suggested)
+
+
+async def forget_wrong(turn: Turn, wrong: set[str]) -> list[Reply] | None:
+    """ "Wrong number" with no new one: forget it (and the quote) and ask for it again."""
+    names = [name for slot in sorted(wrong) for name in _WRONG_SLOTS.get(slot, ())]
+    slots = turn.slots
+    if not any(name in slots for name in names):
+        return None
+    for name in (*names, "quote"):
+        slots.pop(name, None)
+    return await advance(turn, slots)
+
+
+async def open_again(turn: Turn) -> list[Reply]:
+    """After a side answer (balance, history): the quote, still open, or the question again."""
+    if "quote" in turn.slots:
+        return [quote_still_open(turn)]
+    return await advance(turn, turn.slots)
+
+
 async def repeat_last(turn: Turn) -> list[Reply]:
     """ "Same again": quote the user's last order anew (same number and product, today's price)."""
     country = turn.country
@@ -639,6 +681,8 @@ async def confirm(turn: Turn, quote_id: str | None) -> list[Reply]:
         existing = await orders.order_for_quote(turn.session, quote_id)
         if existing is not None:
             return [_already_placed(turn, existing.reference)]
+        if await orders.quote_expired(turn.session, quote_id):
+            return [Reply(t._("That offer has expired. Please start again."))]
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
     if turn.transfers is not None and await _above_pin_threshold(turn, quote_id):
         available = await _short_of(turn, quote_id)

@@ -77,6 +77,9 @@ class LanguageVocab:
     common_words: frozenset[str]
     countries: dict[str, tuple[str, ...]]
     currency_words: tuple[CurrencyMarker, ...]
+    corrections: dict[str, tuple[str, ...]]
+    """Words that correct what was just said, per slot they call wrong ("wrong number": ``phone``)
+    or ``any`` ("i mean", "je voulais dire")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +112,20 @@ def _intents(raw: dict[str, dict[str, list[str]]]) -> dict[Intent, dict[int, tup
     }
 
 
+def _ask_person(raw: dict[str, list[str]]) -> tuple[str, ...]:
+    """Every way of asking for a person: each verb phrase ("speak with") before each person ("someone")."""
+    return _keys([f"{ask} {person}" for ask in raw.get("asks", []) for person in raw.get("people", [])])
+
+
+def _with_person_asks(
+    intents: dict[Intent, dict[int, tuple[str, ...]]], asks: tuple[str, ...]
+) -> dict[Intent, dict[int, tuple[str, ...]]]:
+    """The intents with the ways of asking for a person added to ``talk_to_agent``'s strong words."""
+    tiers = dict(intents.get(Intent.TALK_TO_AGENT, {}))
+    tiers[WEIGHTS["strong"]] = (*tiers.get(WEIGHTS["strong"], ()), *asks)
+    return {**intents, Intent.TALK_TO_AGENT: tiers}
+
+
 def _marker(raw: dict[str, Any]) -> CurrencyMarker:
     position = raw.get("position", "both")
     return CurrencyMarker(
@@ -135,7 +152,7 @@ def load_language(language: str) -> LanguageVocab:
     raw = _read(language)
     return LanguageVocab(
         language=language,
-        intents=_intents(raw.get("intents", {})),
+        intents=_with_person_asks(_intents(raw.get("intents", {})), _ask_person(raw.get("ask_person", {}))),
         data_words=_keys(raw.get("data_words", [])),
         own_number=_keys(raw.get("own_number", [])),
         validity={key: int(days) for days, words in raw.get("validity", {}).items() for key in _keys(words)},
@@ -144,6 +161,7 @@ def load_language(language: str) -> LanguageVocab:
         common_words=frozenset(_keys(raw.get("common_words", []))),
         countries={code: _keys(names) for code, names in raw.get("countries", {}).items()},
         currency_words=_currency_words(raw.get("currency_words", {})),
+        corrections={slot: _keys(words) for slot, words in raw.get("corrections", {}).items()},
     )
 
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain import orders
 from domain.models import Conversation, Message, utcnow
 
 
@@ -86,6 +87,8 @@ async def request(session: AsyncSession, conversation_id: int, reason: Reason, *
         first_human_reply_at=None,
         assignee_id=None,
     )
+    if moved:
+        await orders.void_quotes(session, conversation_id)  # a person has it now: no Confirm left to press
     if moved and note:
         await note_waiting(session, conversation_id, reason)
     return moved
@@ -106,6 +109,7 @@ async def take_over(session: AsyncSession, conversation_id: int, staff_id: int, 
         assignee_id=staff_id,
     )
     if moved:
+        await orders.void_quotes(session, conversation_id)  # the person decides what is bought now
         await activity(session, conversation_id, f"{staff_name} took over the conversation", staff_id)
     return moved
 

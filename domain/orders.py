@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ScalarSelect, String, Table, bindparam, insert, select
+from sqlalchemy import ScalarSelect, String, Table, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
@@ -195,6 +195,31 @@ async def create_quote_reading_wallet(
 async def quote_by_id(session: AsyncSession, quote_id: str) -> Quote | None:
     """The quote with this id, if there is one."""
     return await session.get(Quote, quote_id)
+
+
+async def void_quotes(session: AsyncSession, conversation_id: int, quote_id: str | None = None) -> None:
+    """Expire a conversation's quotes not yet ordered (only ``quote_id`` when given), so that their
+    Confirm places nothing: the chat went to a person, or on to something else."""
+    now = utcnow()
+    statement = (
+        update(Quote)
+        .where(
+            Quote.conversation_id == conversation_id,
+            Quote.expires_at > now,
+            ~exists().where(Order.quote_id == Quote.id),
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if quote_id is not None:
+        statement = statement.where(Quote.id == quote_id)
+    await session.execute(statement)
+
+
+async def quote_expired(session: AsyncSession, quote_id: str) -> bool:
+    """True when the quote exists and can no longer be confirmed because its time is up (or it was voided)."""
+    expires_at = await session.scalar(select(Quote.expires_at).where(Quote.id == quote_id))
+    return expires_at is not None and aware(expires_at) <= utcnow()
 
 
 async def order_for_quote(session: AsyncSession, quote_id: str) -> Order | None:
