@@ -10,7 +10,7 @@ from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from domain import audit, handoff, ledger
+from domain import audit, handoff, users
 from domain.countries import get_country
 from domain.handoff import Mode
 from domain.models import Conversation, Identity, Message, Order, OrderEvent, Staff, User, utcnow
@@ -258,7 +258,7 @@ async def detail(session: AsyncSession, conversation_id: int) -> Detail | None:
     country = get_country(user.country) if user.country else None
     balance = None
     if country is not None:
-        wallet = await ledger.balance_by_code(session, ledger.wallet_code(user.id, country.currency))
+        wallet = await users.existing_wallet_balance(session, user.id, country.currency)
         balance = wallet.available if wallet is not None else None
     orders = (
         await session.scalars(

@@ -9,9 +9,8 @@ from admin.inbox import Refused, actor
 from domain import audit
 from domain.models import Notification, Order, Staff
 from domain.orders import IN_FLIGHT, OrderState, record_state
-from domain.settlement import Refunded, RefundProblem
 from services import refunds
-from services.refunds import RefundRefusal
+from services.refunds import Refunded, RefundProblem, RefundRefusal
 from services.unit_of_work import UnitOfWork
 
 

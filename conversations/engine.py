@@ -38,6 +38,7 @@ from domain.orders import IN_FLIGHT
 from domain.ports import FulfilmentQueue, IdentityVerifier
 from domain.purchase_terms import ProductKind
 from domain.transfers import TransferService
+from services.unit_of_work import UnitOfWork
 
 #: Called inside a turn's transaction with (session, conversation id, replies), so a channel can
 #: queue its outbound messages and mark its update processed atomically with the turn itself.
@@ -113,9 +114,12 @@ class Engine:
         ``within`` runs in the same transaction as the turn: what it writes commits with the
         turn or not at all, so a retried update can never answer twice.
         """
-        async with self.db.transaction() as session:
+        uow = UnitOfWork(self.db)
+        async with uow.transaction() as session:
             opened = await store.open_chat(session, message)
-            turn = Turn(session, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo)
+            turn = Turn(
+                uow, self.queue, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo
+            )
             turn.reply_minutes = self.reply_minutes
             turn.funding = self.funding
             turn.gift_ttl_hours = self.gift_ttl_hours
@@ -136,10 +140,7 @@ class Engine:
                 )
             if within is not None:
                 await within(session, opened.conversation.id, replies)
-            placed = list(turn.placed_orders)
             mode = opened.conversation.mode
-        for order_id in placed:
-            await self.queue.enqueue(order_id)
         if self.live is not None and (mode != Mode.BOT or opened.conversation.handed_off):
             await self.live(opened.conversation.id, mode)
         return replies

@@ -29,15 +29,17 @@ from conversations.i18n import Localizer, display_phone, example_airtime, exampl
 from conversations.messages import Button, ChatKind, InboundMessage, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
-from domain import gifts, ledger
+from domain import gifts
 from domain.countries import Country, get_country
 from domain.gifts import GiftProblem, GiftRefused, GiftState
 from domain.models import Conversation, Gift, GiftClaim, Notification, Order, User
 from domain.money import Money, MoneyError
 from domain.orders import needs_pin_in
 from domain.phones import guess_network, normalize_phone
-from domain.purchase_terms import ProductKind
+from domain.purchase_terms import ProductKind, check_gift_airtime
 from domain.users import available_balance, identity_by_username
+from services import gifts as gift_services
+from services.purchases import InsufficientFunds
 
 #: Waiting for the number a claimed gift should top up (slots: ``gift``, maybe ``phone``).
 AWAIT_GIFT_PHONE = "await_gift_phone"
@@ -99,13 +101,11 @@ def _price(t: Localizer, country: Country, spec: str) -> _Priced | str:
             amount = Money.of(parsed.amount, country.currency).minor
         except MoneyError:
             return t.bad_amount(parsed.amount, country.currency)
-        low = max(n.airtime_min.minor for n in country.networks)
-        high = min(n.airtime_max.minor for n in country.networks)
-        if not low <= amount <= high:
+        if out_of_range := check_gift_airtime(country, Money(amount, country.currency)):
             return t._(
                 "An airtime gift must be between %(low)s and %(high)s.",
-                low=t.money(Money(low, country.currency)),
-                high=t.money(Money(high, country.currency)),
+                low=t.money(out_of_range.low),
+                high=t.money(out_of_range.high),
             )
         priced = _Priced(ProductKind.AIRTIME, amount, shares, None)
     else:
@@ -457,24 +457,24 @@ async def _claim(turn: Turn, gift: Gift, phone: str, network_id: str | None) -> 
                 )
             ]
         price = bundle.price.minor
-    try:
-        claimed = await gifts.claim(
-            turn.session,
-            gift.id,
-            user_id=turn.user.id,
-            channel=turn.message.channel,
-            channel_user_id=turn.message.channel_user_id,
-            conversation_id=turn.conversation.id,
-            phone=phone,
-            network=network.id,
-            price=price,
-            bundle_code=bundle.code if bundle else None,
-            claimer_name=turn.message.display_name,
-        )
-    except GiftRefused as refused:
-        turn.reset()
-        return [Reply(_problem_text(t, refused.problem))]
+    request = gift_services.ClaimRequest(
+        gift.id,
+        turn.user.id,
+        turn.message.channel,
+        turn.message.channel_user_id,
+        turn.conversation.id,
+        phone,
+        network.id,
+        price,
+        bundle_code=bundle.code if bundle else None,
+        claimer_name=turn.message.display_name,
+    )
+    claimed = await gift_services.claim_gift(turn.uow, turn.queue, request)
     turn.reset()
+    if isinstance(claimed, GiftProblem):
+        return [Reply(_problem_text(t, claimed))]
+    if not isinstance(claimed, gifts.Claimed):
+        return [Reply(t._("That choice is no longer available."))]
     if not claimed.created:
         return [Reply(t._("You already claimed this gift."))]
     turn.placed_orders.append(claimed.order.id)
@@ -515,34 +515,29 @@ async def _confirm(turn: Turn, gift_id: int) -> list[Reply]:
         return [Reply(priced)]
     # The sender was told how long the gift lasts when they asked for it: keep that promise.
     hours = gift.ttl_hours or turn.gift_ttl_hours
-    try:
-        gift, created = await gifts.confirm(
-            turn.session,
-            gift.id,
-            turn.user.id,
-            kind=priced.kind,
-            country=country.code,
-            currency=country.currency,
-            amount=priced.amount,
-            shares=priced.shares,
-            data_mb=priced.data_mb,
-            sender_conversation_id=turn.conversation.id,
-            ttl_seconds=hours * 3600.0,
-        )
-    except ledger.InsufficientFunds:
-        balance = await available_balance(turn.session, turn.user.id, country.currency)
+    offer = gift_services.GiftOffer(
+        priced.kind, country.code, country.currency, priced.amount, priced.shares, priced.data_mb
+    )
+    confirmed = await gift_services.confirm_gift(
+        turn.uow,
+        gift_id=gift.id,
+        sender_user_id=turn.user.id,
+        offer=offer,
+        sender_conversation_id=turn.conversation.id,
+        ttl_seconds=hours * 3600.0,
+    )
+    if isinstance(confirmed, InsufficientFunds):
         return [
             Reply(
                 t._(
                     "Your balance (%(balance)s) is not enough for this gift. Nothing was charged.",
-                    balance=t.money(Money(balance, country.currency)),
+                    balance=t.money(confirmed.available),
                 )
             )
         ]
-    except GiftRefused:
+    if isinstance(confirmed, GiftProblem) or not confirmed.created:
         return [Reply(t._("That gift is already confirmed or cancelled."))]
-    if not created:
-        return [Reply(t._("That gift is already confirmed or cancelled."))]
+    gift = confirmed.gift
     turn.reset()
     if gift.origin_conversation_id not in (None, turn.conversation.id):
         await gifts.tell(turn.session, turn.user.id, gift.origin_conversation_id, f"gift_announce:{gift.id}")

@@ -14,15 +14,24 @@ from conversations.messages import Button, ListRow, Reply, forgetting
 from conversations.parser import Parsed
 from conversations.turn import Turn
 from conversations.vocabulary import phrase_key
-from domain import ledger, orders, pins
+from domain import orders, pins
 from domain.clock import aware
 from domain.countries import Bundle, Country, Network
 from domain.models import Order, Quote, utcnow
 from domain.money import Money, MoneyError
-from domain.orders import QuoteProblem, QuoteRejected
-from domain.phones import country_of_phone, guess_network, normalize_phone
-from domain.purchase_terms import ProductKind, QuoteTerms
+from domain.orders import QuoteProblem
+from domain.phones import guess_network, normalize_phone
+from domain.purchase_terms import (
+    ProductKind,
+    QuoteTerms,
+    TermsProblem,
+    WrongCountry,
+    check_airtime_amount,
+    check_phone_country,
+)
 from domain.users import available_balance
+from services import purchases
+from services.purchases import InsufficientFunds, PurchaseQuote, PurchaseRequest
 
 AWAIT_PHONE = "await_phone"
 AWAIT_NETWORK = "await_network"
@@ -124,7 +133,7 @@ def _abroad(turn: Turn, phone: str) -> Reply | None:
     """A number of another country: we top up only the user's own country's networks."""
     country = turn.country
     assert country is not None
-    if country_of_phone(phone) == country.code:
+    if check_phone_country(country.code, phone) is None:
         return None
     return Reply(
         turn.t._(
@@ -223,7 +232,7 @@ def _check_airtime_amount(turn: Turn, slots: dict[str, Any], network: Network) -
     low, high = network.airtime_min, network.airtime_max
     country = turn.country
     assert country is not None
-    if amount is not None and low.minor <= amount <= high.minor:
+    if amount is not None and check_airtime_amount(network, Money(amount, country.currency)) is None:
         if turn.transfers is None and orders.needs_pin_in(country.code, Money(amount, low.currency)):
             return _pin_not_yet(turn, slots, country)  # no PIN pepper: no PINs here
         return None
@@ -383,30 +392,36 @@ def _size(data_mb: int, language: str) -> str:
     return f"{data_mb}{space}{mega}"
 
 
-def _terms(slots: dict[str, Any], country: Country, network: Network) -> tuple[QuoteTerms, str]:
-    """The terms to quote and the product's description."""
-    if ProductKind(slots["kind"]) is ProductKind.DATA:
-        bundle = network.bundle(slots["bundle"])
-        assert bundle is not None
-        terms = QuoteTerms(
-            ProductKind.DATA, country.code, network.id, slots["phone"], bundle.price, bundle.code
-        )
-        return terms, f"{network.name} {bundle.name}"
-    price = Money(slots["amount"], country.currency)
-    return QuoteTerms(ProductKind.AIRTIME, country.code, network.id, slots["phone"], price), network.name
+def _request(turn: Turn, slots: dict[str, Any], country: Country, network: Network) -> PurchaseRequest:
+    """What the slots ask to buy, as the purchase use case takes it."""
+    kind = ProductKind(slots["kind"])
+    return PurchaseRequest(
+        turn.user.id,
+        country.code,
+        kind,
+        slots["phone"],
+        network.id,
+        amount=slots.get("amount") if kind is ProductKind.AIRTIME else None,
+        bundle_code=slots.get("bundle") if kind is ProductKind.DATA else None,
+        conversation_id=turn.conversation.id,
+    )
+
+
+def _product(terms: QuoteTerms, network: Network) -> str:
+    """The product's description: the network, and the bundle's name for data."""
+    bundle = network.bundle(terms.bundle_code) if terms.bundle_code else None
+    return f"{network.name} {bundle.name}" if bundle else network.name
 
 
 async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: Network) -> Reply:
-    terms, product = _terms(slots, country, network)
-    quote, available = await orders.create_quote_reading_wallet(
-        turn.session, turn.conversation.id, turn.user.id, terms, turn.quote_ttl_seconds
-    )
+    quoted = await purchases.quote(turn.uow, _request(turn, slots, country, network), turn.quote_ttl_seconds)
+    if not isinstance(quoted, PurchaseQuote):
+        return _refused_terms(turn, quoted)
+    terms, product = quoted.terms, _product(quoted.terms, network)
     t = turn.t
-    if available is None:
-        available = await available_balance(turn.session, turn.user.id, country.currency)
-    balance = Money(available, country.currency)
+    balance = quoted.available
     short = _shortfall(terms.price, balance)
-    slots["quote"] = quote.id
+    slots["quote"] = quoted.quote_id
     if short is None:
         slots.pop(SHORT_BY, None)
     else:
@@ -754,29 +769,35 @@ def _already_placed(turn: Turn, reference: str) -> Reply:
     return Reply(turn.t._("That order is already placed (ref %(ref)s).", ref=reference))
 
 
+def _refused_terms(turn: Turn, problem: TermsProblem) -> Reply:
+    """Terms the catalog refused when quoting (the slots were checked before, so rarely seen)."""
+    abroad = _abroad(turn, str(turn.slots.get("phone", ""))) if isinstance(problem, WrongCountry) else None
+    turn.reset()
+    return abroad or Reply(turn.t._("That offer is no longer valid. Please use the latest one."))
+
+
 async def _place(turn: Turn, quote_id: str, *, pin_verified: bool = False) -> list[Reply]:
     t = turn.t
     country = turn.country
     assert country is not None
-    network = country.network(turn.slots.get("network", ""))
-    assert network is not None
-    try:
-        # No savepoint needed: a refused placement writes nothing (the ledger removes its own trace).
-        placed = await orders.place_order(turn.session, quote_id, turn.user.id, pin_verified=pin_verified)
-    except QuoteRejected as rejected:
-        if rejected.problem is QuoteProblem.NOT_YOURS:
+    # No savepoint needed: a refused placement writes nothing (the ledger removes its own trace).
+    placed = await purchases.confirm(
+        turn.uow, turn.queue, user_id=turn.user.id, quote_id=quote_id, pin_verified=pin_verified
+    )
+    if isinstance(placed, InsufficientFunds):
+        turn.reset()
+        return [_not_enough(turn, placed.available.minor)]
+    if isinstance(placed, QuoteProblem):
+        if placed is QuoteProblem.NOT_YOURS:
             existing = await orders.order_for_quote(turn.session, quote_id)
             if existing is not None:
                 return [_already_placed(turn, existing.reference)]
         turn.reset()
-        if rejected.problem is QuoteProblem.EXPIRED:
+        if placed is QuoteProblem.EXPIRED:
             return [Reply(t._("That offer has expired. Please start again."))]
-        if rejected.problem is QuoteProblem.PIN_REQUIRED:
+        if placed is QuoteProblem.PIN_REQUIRED:
             return [_pin_message(turn, country)]
         return [Reply(t._("That offer is no longer valid. Please use the latest one."))]
-    except ledger.InsufficientFunds:
-        turn.reset()
-        return [_not_enough(turn, await available_balance(turn.session, turn.user.id, country.currency))]
     if not placed.created:
         return [_already_placed(turn, placed.order.reference)]
     turn.reset()

@@ -12,8 +12,9 @@ from conversations.messages import InboundMessage
 from domain.countries import Country, get_country
 from domain.funding import FundingService
 from domain.gifts import DEFAULT_TTL_HOURS
-from domain.ports import IdentityVerifier
+from domain.ports import FulfilmentQueue, IdentityVerifier
 from domain.transfers import TransferService
+from services.unit_of_work import UnitOfWork
 
 
 @dataclass(slots=True)
@@ -46,14 +47,17 @@ class ChatState:
 class Turn:
     """One inbound message being answered, inside one database transaction."""
 
-    session: AsyncSession
+    uow: UnitOfWork
+    """The turn's unit of work: use cases join its transaction; after-commit work waits for it."""
+    queue: FulfilmentQueue
+    """Where orders placed in this turn go, once the turn has committed."""
     user: ChatUser
     conversation: ChatState
     message: InboundMessage
     quote_ttl_seconds: float
     demo: bool
     placed_orders: list[int] = field(default_factory=list)
-    """Orders placed in this turn, queued for fulfilment only after the commit."""
+    """Orders placed in this turn (each queued for fulfilment by the use case, after the commit)."""
     reply_minutes: int = 15
     """Roughly how soon a person answers once the bot hands the chat over (told to the user)."""
     funding: FundingService | None = None
@@ -66,6 +70,11 @@ class Turn:
     """Key of the identity-number hashes (``domain.kyc``); empty where KYC checks are not wired."""
     gift_ttl_hours: int = DEFAULT_TTL_HOURS
     """How long a gift asked for in this turn stays claimable once confirmed (``GIFT_TTL_HOURS``)."""
+
+    @property
+    def session(self) -> AsyncSession:
+        """The turn's open transaction."""
+        return self.uow.session
 
     @property
     def country(self) -> Country | None:

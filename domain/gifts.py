@@ -43,7 +43,7 @@ from domain.orders import (
     new_reference,
     topups_account,
 )
-from domain.purchase_terms import ProductKind, QuoteTerms, service_id_for
+from domain.purchase_terms import ProductKind, QuoteTerms, TermsRefused, check_terms, service_id_for
 
 #: Unclaimed gifts expire after this long unless the caller says otherwise.
 DEFAULT_TTL_HOURS = 48
@@ -277,7 +277,9 @@ async def claim(
     """Claim one share for ``user_id``: post it from escrow and place the top-up order it pays for.
 
     The gift row is locked, so concurrent claims queue and none can take a share that is gone.
-    Claiming again returns the first claim. Raises ``GiftRefused``.
+    Claiming again returns the first claim. Raises ``GiftRefused``, or ``TermsRefused`` for a
+    top-up the catalog does not allow (a number abroad, a price off the network's range), in
+    both cases before anything is written.
     """
     gift = await locked(session, gift_id)
     existing = await claim_of(session, gift.id, user_id)
@@ -291,14 +293,16 @@ async def claim(
     assert gift.amount is not None and gift.currency is not None and gift.country is not None
     if price > gift.amount:
         raise ValueError("a claim cannot cost more than its share")
+    kind = ProductKind(gift.kind or ProductKind.AIRTIME)
+    terms = QuoteTerms(kind, gift.country, network, phone, Money(price, gift.currency), bundle_code)
+    if terms_problem := check_terms(terms):
+        raise TermsRefused(terms_problem)  # before anything is written
     share = gift.claimed + 1
     posted = await ledger.post_pending(session, share_transfer_id(gift.id, share))
     if not posted:
         raise GiftRefused(GiftProblem.NOT_ACTIVE)
     escrow = await ledger.open_system_account(session, ESCROW, gift.currency)
     topups = await ledger.open_system_account(session, topups_account(user_id), gift.currency)
-    kind = ProductKind(gift.kind or ProductKind.AIRTIME)
-    terms = QuoteTerms(kind, gift.country, network, phone, Money(price, gift.currency), bundle_code)
     quote = await create_quote(session, conversation_id, user_id, terms, 600.0)
     transfer_id = f"order:{quote.id}"
     await ledger.create_transfer(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.countries import Network, get_country
+from domain.countries import Country, Network, get_country
 from domain.money import Money
 from domain.phones import country_of_phone
 
@@ -106,8 +106,8 @@ def check_terms(terms: QuoteTerms) -> TermsProblem | None:
     country = get_country(terms.country)
     if country is None:
         return UnknownCountry(terms.country)
-    if (phone_country := country_of_phone(terms.phone)) != country.code:
-        return WrongCountry(country.code, phone_country)
+    if wrong := check_phone_country(country.code, terms.phone):
+        return wrong
     if terms.price.currency != country.currency:
         return WrongCurrency(terms.price.currency, country.currency)
     network = country.network(terms.network)
@@ -116,6 +116,21 @@ def check_terms(terms: QuoteTerms) -> TermsProblem | None:
     if terms.kind is ProductKind.AIRTIME:
         return check_airtime_amount(network, terms.price)
     return _check_bundle(network, terms)
+
+
+def check_phone_country(country_code: str, phone: str) -> WrongCountry | None:
+    """We top up only numbers of the buyer's own country (``phone`` in E.164)."""
+    phone_country = country_of_phone(phone)
+    return None if phone_country == country_code else WrongCountry(country_code, phone_country)
+
+
+def check_gift_airtime(country: Country, price: Money) -> OutOfRange | None:
+    """An airtime gift must be claimable on any network of the country: within all their ranges."""
+    low = max(network.airtime_min.minor for network in country.networks)
+    high = min(network.airtime_max.minor for network in country.networks)
+    if low <= price.minor <= high:
+        return None
+    return OutOfRange(Money(low, country.currency), Money(high, country.currency))
 
 
 def check_airtime_amount(network: Network, price: Money) -> OutOfRange | None:

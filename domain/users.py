@@ -92,9 +92,16 @@ async def available_balance(session: AsyncSession, user_id: int, currency: str) 
     return (await wallet_balance(session, user_id, currency)).available
 
 
+async def existing_wallet_balance(
+    session: AsyncSession, user_id: int, currency: str
+) -> ledger.Balance | None:
+    """The user's wallet totals in ``currency``; None when they have no such wallet (none is opened)."""
+    return await ledger.balance_by_code(session, ledger.wallet_code(user_id, currency))
+
+
 async def wallet_balance(session: AsyncSession, user_id: int, currency: str) -> ledger.Balance:
     """The user's wallet totals in ``currency`` (the wallet is opened if missing)."""
-    found = await ledger.balance_by_code(session, ledger.wallet_code(user_id, currency))
+    found = await existing_wallet_balance(session, user_id, currency)
     if found is not None:
         return found
     return await ledger.balance(session, await ledger.open_wallet(session, user_id, currency))

@@ -42,3 +42,6 @@ async def refund_order(
         details = {"reason": reason, "amount": order.amount, "currency": order.currency, **how}
         await audit.record(session, actor, "order.refund", f"order:{order.reference}", details)
     return refunded
+
+
+__all__ = ["RefundProblem", "RefundRefusal", "Refunded", "refund_order"]

@@ -19,6 +19,7 @@ from domain.models import Conversation, Gift, Notification, Order, Staff, Transf
 from domain.orders import OrderState
 from domain.ports import TopupRequest, TopupResult, TopupStatus
 from domain.purchase_terms import ProductKind
+from services.unit_of_work import UnitOfWork
 from tests.integration.ledger_check import assert_ledger_balanced
 
 
@@ -267,13 +268,14 @@ async def test_an_agent_refund_of_a_gift_order_pays_the_sender_back_not_the_clai
     gift_id = await give(db, alice, 50_000, recipient=bobby)
     order_id = await claim(db, gift_id, bobby)
     assert await fulfil(db, provider, order_id, ()) == Settled(settled)
-    async with db.transaction() as session:
+    uow = UnitOfWork(db)
+    async with uow.transaction() as session:
         staff = Staff(
             email=f"{uuid.uuid4().hex[:8]}@nexustop.test", name="Ada", role="agent", password_hash="-"
         )
         session.add(staff)
         await session.flush()
-        await admin_orders.refund(session, order_id, staff, "provider confirmed it never arrived")
+        await admin_orders.refund(uow, order_id, staff, "provider confirmed it never arrived")
     after = await wallet(db, alice)
     assert (after.posted, after.available) == (1_000_000, 1_000_000)  # the ₦500 is back with the sender
     assert (await wallet(db, bobby)).posted == 0
