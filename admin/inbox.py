@@ -10,7 +10,7 @@ from sqlalchemy import Select, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from domain import audit, handoff, users
+from domain import audit, handoff, kyc, phones, users
 from domain.countries import get_country
 from domain.handoff import Mode
 from domain.models import Conversation, Identity, Message, Order, OrderEvent, Staff, User, utcnow
@@ -28,19 +28,8 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 def mask_phone(phone: str | None) -> str:
-    """A phone number with every digit but the last four hidden."""
-    if not phone:
-        return "—"
-    digits = sum(ch.isdigit() for ch in phone)
-    seen = 0
-    out = []
-    for ch in phone:
-        if ch.isdigit():
-            seen += 1
-            out.append(ch if seen > digits - 4 else "•")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """A phone or account number as staff pages show it: every digit but the last four as •."""
+    return phones.mask_phone(phone, "•", empty="—")
 
 
 def duration(delta: timedelta | None) -> str:
@@ -223,8 +212,8 @@ class Detail:
     balance: int | None
     currency: str | None
     orders: list[OrderView] = field(default_factory=list)
-    kyc_tier: str = "none recorded (identity checks are not built yet)"
-    """Users carry no KYC tier until identity verification exists; say so rather than guess."""
+    kyc_tier: str = "unknown (no country yet)"
+    """The user's KYC tier as the country's scheme names it (tier number and name)."""
 
 
 async def transcript(session: AsyncSession, conversation_id: int, limit: int = 300) -> list[Line]:
@@ -282,7 +271,14 @@ async def detail(session: AsyncSession, conversation_id: int) -> Detail | None:
         balance=balance,
         currency=country.currency if country else None,
         orders=views,
+        kyc_tier=await _kyc_tier(session, user.id, country.code) if country else Detail.kyc_tier,
     )
+
+
+async def _kyc_tier(session: AsyncSession, user_id: int, country_code: str) -> str:
+    """ "1 — Tier 1 (BVN or NIN)": the user's tier and its name in their country's scheme."""
+    tier = await kyc.tier_of(session, user_id)
+    return f"{tier} — {kyc.limits_for(country_code, tier).name}"
 
 
 # ---- actions ---------------------------------------------------------------------------------

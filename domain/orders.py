@@ -53,10 +53,8 @@ class QuoteProblem(StrEnum):
 
 
 def needs_pin_in(country_code: str, price: Money) -> bool:
-    """True when a purchase in ``country_code`` costs more than that country's no-PIN threshold.
-
-    Transaction PINs are not built yet, so such purchases are refused rather than let through.
-    """
+    """True when a purchase in ``country_code`` costs more than that country's no-PIN threshold
+    (it is then confirmed with the user's transaction PIN, or refused where PINs are not set up)."""
     country = get_country(country_code)
     return country is not None and price.minor > country.pin_threshold.minor
 

@@ -213,10 +213,19 @@ def guess_network(e164: str, country: str) -> str | None:
     return network.id if network is not None else None
 
 
-def mask_phone(e164: str) -> str:
-    """Mask all but the last 4 digits of a phone number, for logs ("+234*******4567")."""
-    head = "+" if e164.startswith("+") else ""
-    digits = e164[len(head) :]
-    if len(digits) <= 4:
-        return head + "*" * len(digits)
-    return head + "*" * (len(digits) - 4) + digits[-4:]
+def mask_phone(value: str | None, hidden: str = "*", *, empty: str = "") -> str:
+    """A phone number, account number or chat id with every digit but the last four hidden and
+    its separators kept, for logs and staff pages ("+234*******4567"); four digits or fewer are
+    all hidden. ``empty`` stands for no number at all."""
+    if not value:
+        return empty
+    digits = sum(ch.isdigit() for ch in value)
+    shown_from = digits - 4 if digits > 4 else digits
+    out, seen = [], 0
+    for ch in value:
+        if ch.isdigit():
+            out.append(ch if seen >= shown_from else hidden)
+            seen += 1
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from domain.money import Money, to_major
+from domain.phones import mask_phone
 from domain.ports import TopupRequest, TopupResult, TopupStatus
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,6 @@ def new_request_id(suffix: str | None = None, now: datetime | None = None) -> st
     if not _SUFFIX.fullmatch(tail):
         raise ValueError("request ID suffix must be alphanumeric")
     return moment.strftime("%Y%m%d%H%M") + tail
-
-
-def mask_phone(phone: str) -> str:
-    """Hide all but the last four digits of a phone number, for logs."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    return "*" * max(len(digits) - 4, 0) + digits[-4:]
 
 
 def major_string(amount: Money) -> str:

@@ -52,16 +52,12 @@ from domain.models import (
     User,
     utcnow,
 )
+from domain.phones import mask_phone
 
 log = logging.getLogger(__name__)
 
 #: An update that failed this many times is set aside (logged) so its chat is not blocked for ever.
 MAX_ATTEMPTS = 5
-
-
-def masked(value: str) -> str:
-    """A chat or user id safe for logs: only its last three characters."""
-    return f"…{value[-3:]}" if value else "?"
 
 
 class TelegramChannel:
@@ -465,7 +461,7 @@ class TelegramChannel:
             message_id = await api.send(self.bot, row.chat_id, payload)
         except RetryAfter as error:
             seconds = _retry_after(error)
-            log.info("telegram: flood control for %s, retry after %.0fs", masked(row.chat_id), seconds)
+            log.info("telegram: flood control for %s, retry after %.0fs", mask_phone(row.chat_id), seconds)
             await self.pacer.hold(Limit(f"tg:chat:{row.chat_id}", 0), seconds)
             return RetryLater(seconds)
         except Forbidden:
@@ -474,13 +470,13 @@ class TelegramChannel:
             refusal = error.message.lower()
             if "not modified" in refusal or (payload["type"] == "delete" and "not found" in refusal):
                 return Sent(None)
-            log.warning("telegram refused a %s to %s: %s", row.kind, masked(row.chat_id), error.message)
+            log.warning("telegram refused a %s to %s: %s", row.kind, mask_phone(row.chat_id), error.message)
             return Failed(400)
         except InvalidToken:
             log.error("telegram: the bot token was refused; messages stay queued")
             return RetryLater(60.0)
         except NetworkError as error:
-            log.warning("telegram send to %s: %s; will retry", masked(row.chat_id), type(error).__name__)
+            log.warning("telegram send to %s: %s; will retry", mask_phone(row.chat_id), type(error).__name__)
             return RetryLater(backoff(row.attempts, base=2.0, cap=300.0))
         return Sent(message_id)
 

@@ -26,6 +26,7 @@ from conversations.engine import Engine
 from conversations.messages import InboundMessage, Reply
 from domain.database import Database
 from domain.models import Conversation, Identity, OutboundMessage, User, utcnow
+from domain.phones import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +39,6 @@ THROUGHPUT = 130429
 PAIR_RATE = 131056
 #: A status for a message we never sent is given up after this many attempts.
 UNKNOWN_STATUS_ATTEMPTS = 5
-
-
-def masked(number: str) -> str:
-    """A phone number or user id safe for logs: only its last three characters."""
-    return f"…{number[-3:]}" if number else "?"
 
 
 def split_envelope(envelope: dict[str, Any], raw: bytes) -> list[Item]:
@@ -348,7 +344,7 @@ class WhatsAppChannel:
         except WhatsAppError as error:
             return await self._send_failed(row, int(error.code))
         except httpx.HTTPError as error:
-            log.warning("whatsapp send to %s: %s; will retry", masked(row.chat_id), type(error).__name__)
+            log.warning("whatsapp send to %s: %s; will retry", mask_phone(row.chat_id), type(error).__name__)
             return RetryLater(backoff(row.attempts, base=2.0, cap=300.0))
         return Sent(wamid)
 

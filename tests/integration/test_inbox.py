@@ -7,7 +7,7 @@ from urllib.parse import unquote_plus
 
 from sqlalchemy import select, update
 
-from domain import audit
+from domain import audit, kyc
 from domain.models import AuditEntry, Conversation, Message, OutboundMessage, utcnow
 from tests.integration.dialogue import plain
 from tests.integration.inbox_harness import conversation_of, signed_in
@@ -196,3 +196,16 @@ async def test_a_second_agent_cannot_take_a_taken_conversation(pg_url: str) -> N
 
 async def test_the_whole_flow_on_the_embedded_sqlite_database(sqlite_url: str) -> None:
     await test_whatsapp_handoff_take_over_reply_note_hand_back_resolve(sqlite_url)
+
+
+async def test_the_conversation_page_shows_the_users_kyc_tier(pg_url: str) -> None:
+    async with whatsapp_app(pg_url) as h:
+        wa_id = nigerian_number()
+        assert await h.post(text_update(wa_id, "I need a human")) == 200
+        await h.settle()
+        conversation = await conversation_of(h.app.db, "whatsapp", wa_id)
+        agent = await signed_in(h.client, h.app.db)
+        assert "0 — unverified" in await agent.page(f"/inbox/c/{conversation.id}")
+        async with h.app.db.transaction() as session:
+            await kyc.set_tier(session, conversation.user_id, 2, staff_id=0, reason="documents seen")
+        assert "2 — standard" in await agent.page(f"/inbox/c/{conversation.id}")

@@ -130,3 +130,18 @@ def test_local_numbers_agree_with_phonenumbers(country: str, digits: str) -> Non
 def test_normalize_never_raises(text: str, country: str) -> None:
     result = normalize_phone(text, country)
     assert result is None or result.startswith("+")
+
+
+@pytest.mark.parametrize(
+    ("value", "hidden", "empty", "expected"),
+    [
+        ("+234 803 123 4567", "•", "—", "+••• ••• ••• 4567"),
+        ("0123456789", "*", "", "******6789"),
+        (None, "•", "—", "—"),
+        ("-1001234567890", "*", "", "-*********7890"),  # a Telegram group's chat id
+    ],
+)
+def test_one_mask_keeps_separators_and_the_last_four_digits(
+    value: str | None, hidden: str, empty: str, expected: str
+) -> None:
+    assert mask_phone(value, hidden, empty=empty) == expected
