@@ -14,6 +14,7 @@ from domain import audit, handoff, kyc, phones, users
 from domain.countries import get_country
 from domain.handoff import Mode
 from domain.models import Conversation, Identity, Message, Order, OrderEvent, Staff, User, utcnow
+from domain.orders import order_history
 
 #: How many conversations a list shows.
 LIST_LIMIT = 100
@@ -256,12 +257,7 @@ async def detail(session: AsyncSession, conversation_id: int) -> Detail | None:
     ).all()
     views = []
     for order in orders:
-        history = (
-            await session.scalars(
-                select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id)
-            )
-        ).all()
-        views.append(OrderView(order, list(history)))
+        views.append(OrderView(order, await order_history(session, order.id)))
     return Detail(
         conversation=conversation,
         user=user,

@@ -20,12 +20,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.clock import aware
-from domain.models import Credential, Identity, User, VelocityCounter
+from domain.models import VelocityCounter
 from domain.money import Money
 
 
@@ -165,21 +164,6 @@ async def sent_today(session: AsyncSession, user_id: int, now: datetime) -> int:
         select(VelocityCounter.amount).where(VelocityCounter.key == f"o:u{user_id}:{day}")
     )
     return int(found or 0)
-
-
-async def newest_identity_at(session: AsyncSession, user_id: int) -> datetime | None:
-    """When the user's account, latest channel identity or latest PIN reset appeared, whichever is newest."""
-    row = (
-        await session.execute(
-            select(
-                User.created_at,
-                select(func.max(Identity.created_at)).where(Identity.user_id == user_id).scalar_subquery(),
-                select(Credential.reset_at).where(Credential.user_id == user_id).scalar_subquery(),
-            ).where(User.id == user_id)
-        )
-    ).first()
-    moments = [aware(moment) for moment in (row or ()) if moment is not None]
-    return max(moments) if moments else None
 
 
 def review_reason(
