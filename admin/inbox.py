@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, case, func, or_, select, update
@@ -19,13 +19,6 @@ from domain.orders import order_history
 #: How many conversations a list shows.
 LIST_LIMIT = 100
 VIEWS = ("waiting", "mine", "all")
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; they were stored as UTC."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def mask_phone(phone: str | None) -> str:
@@ -152,8 +145,8 @@ async def conversations(
     for conversation, country, language, phone, assignee, last_line, name in (
         await session.execute(_list_query(filters, staff_id))
     ).all():
-        waiting_since = aware(conversation.waiting_since)
-        first = aware(conversation.first_human_reply_at)
+        waiting_since = conversation.waiting_since
+        first = conversation.first_human_reply_at
         waiting = conversation.mode == Mode.WAITING.value and waiting_since is not None
         first_reply = duration(first - waiting_since) if first and waiting_since else "—"
         waited = now - waiting_since if waiting and waiting_since else None
@@ -169,7 +162,7 @@ async def conversations(
                 name=name or "—",
                 phone=mask_phone(phone),
                 last_message=(last_line or "")[:120],
-                last_at=aware(conversation.updated_at),
+                last_at=conversation.updated_at,
                 mode=conversation.mode,
                 assignee=assignee or "",
                 waiting_for=duration(waited),
@@ -229,7 +222,7 @@ async def transcript(session: AsyncSession, conversation_id: int, limit: int = 3
         )
     ).all()
     return [
-        Line(m.id, m.direction, m.sender, m.body, bool(m.private), author or "", aware(m.created_at))
+        Line(m.id, m.direction, m.sender, m.body, bool(m.private), author or "", m.created_at)
         for m, author in reversed(rows)
     ]
 

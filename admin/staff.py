@@ -15,7 +15,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
-from domain.clock import aware
 from domain.models import Staff, StaffSession, utcnow
 
 #: Consecutive failed logins that lock an account, and for how long.
@@ -90,7 +89,7 @@ async def login(session: AsyncSession, email: str, password: str) -> LoginResult
             _hasher.verify(_DUMMY_HASH, password)
         await audit.record(session, "anonymous", "login.failed", f"email:{email[:100]}", {"why": "unknown"})
         return LoginResult()
-    if staff.locked_until is not None and aware(staff.locked_until) > now:
+    if staff.locked_until is not None and staff.locked_until > now:
         await audit.record(
             session, f"staff:{staff.id}", "login.refused", f"staff:{staff.id}", {"why": "locked"}
         )
@@ -139,7 +138,7 @@ async def session_staff(session: AsyncSession, token: str) -> tuple[Staff, Staff
     if not token or len(token) > 100:
         return None
     found = await session.get(StaffSession, _digest(token))
-    if found is None or aware(found.expires_at) <= utcnow():
+    if found is None or found.expires_at <= utcnow():
         return None
     staff = await session.get(Staff, found.staff_id)
     if staff is None or not staff.active:

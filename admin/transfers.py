@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.inbox import Refused, aware, mask_phone
+from admin.inbox import Refused, mask_phone
 from domain import banks
 from domain.models import Identity, MoneyTransfer, MoneyTransferEvent, Staff, User, utcnow
 from domain.transfers import TransferKind, TransferService, TransferState, history, latest_conversation
@@ -129,10 +129,10 @@ async def _describe(
                 recipient_name=recipient_name,
                 reason=t.review_reason or "",
                 reviewer=reviewers.get(t.reviewed_by, "") if t.reviewed_by is not None else "",
-                created_at=aware(t.created_at),
+                created_at=t.created_at,
                 gateway=t.gateway or "",
                 detail=hide_numbers(t.detail),
-                pending_since=aware((since or {}).get(t.id)),
+                pending_since=(since or {}).get(t.id),
             )
         )
     return rows

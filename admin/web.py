@@ -26,7 +26,7 @@ from sqlalchemy import select
 from admin import inbox, orders, permissions, transfers
 from admin import staff as accounts
 from admin.channels import AgentChannel, Window
-from admin.inbox import Filters, Refused, aware, duration, mask_phone
+from admin.inbox import Filters, Refused, duration, mask_phone
 from admin.live import LiveBus
 from admin.permissions import Act
 from conversations.handoff import back_to_bot_text
@@ -73,7 +73,6 @@ _templates = Environment(
 
 
 def _when(moment: datetime | None) -> str:
-    moment = aware(moment)
     return moment.strftime("%d %b %H:%M") if moment else "—"
 
 
@@ -281,7 +280,7 @@ async def _context(request: web.Request, ctx: Ctx, conversation_id: int) -> dict
     allowed = permissions.visible(ctx.staff, permissions.Holding(c.mode, c.assignee_id, d.assignee))
     channel = deps.channels.get(c.channel)
     window = channel.window(c) if channel is not None else Window(False)
-    first, since = aware(c.first_human_reply_at), aware(c.waiting_since)
+    first, since = c.first_human_reply_at, c.waiting_since
     name = next((i.display_name for i in d.identities if i.display_name), None) or "Customer"
     return {
         **ctx.base,

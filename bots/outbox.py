@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import receipts
 from conversations.messages import Reply
-from domain.clock import aware
 from domain.database import Database
 from domain.models import Conversation, Message, Notification, OutboundMessage, utcnow
 
@@ -112,7 +111,7 @@ class Outbox:
         sent = 0
         async with lock:
             for row_id, due in rows:
-                if due is not None and aware(due) > now:
+                if due is not None and due > now:
                     break  # an earlier message of this chat waits: keep the order
                 outcome = await self._send_one(row_id)
                 if outcome is None:

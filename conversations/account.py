@@ -10,7 +10,6 @@ from conversations.intents import Intent
 from conversations.messages import Reply
 from conversations.turn import Turn
 from domain import orders
-from domain.clock import aware
 from domain.countries import get_country
 from domain.money import Money
 from domain.purchase_terms import ProductKind
@@ -105,6 +104,6 @@ async def history_reply(turn: Turn) -> Reply:
                 ),
             )
         )
-    newest = sorted(lines, key=lambda line: aware(line[0]), reverse=True)[:HISTORY_LINES]
+    newest = sorted(lines, key=lambda line: line[0], reverse=True)[:HISTORY_LINES]
     title = t._("Your recent activity:") if moves else t._("Your recent orders:")
     return Reply("\n".join([title, *(line for _, line in newest)]))

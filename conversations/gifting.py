@@ -458,7 +458,6 @@ async def _claim(turn: Turn, gift: Gift, phone: str, network_id: str | None) -> 
             ]
         price = bundle.price.minor
     request = gift_services.ClaimRequest(
-        gift.id,
         turn.user.id,
         turn.message.channel,
         turn.message.channel_user_id,
@@ -469,7 +468,7 @@ async def _claim(turn: Turn, gift: Gift, phone: str, network_id: str | None) -> 
         bundle_code=bundle.code if bundle else None,
         claimer_name=turn.message.display_name,
     )
-    claimed = await gift_services.claim_gift(turn.uow, turn.queue, request)
+    claimed = await gift_services.claim_gift(turn.uow, turn.queue, gift.id, request)
     turn.reset()
     if isinstance(claimed, GiftProblem):
         return [Reply(_problem_text(t, claimed))]

@@ -15,7 +15,6 @@ from conversations.parser import Parsed
 from conversations.turn import Turn
 from conversations.vocabulary import phrase_key
 from domain import orders, pins
-from domain.clock import aware
 from domain.countries import Bundle, Country, Network
 from domain.models import Order, Quote, utcnow
 from domain.money import Money, MoneyError
@@ -470,7 +469,7 @@ TWIN_WINDOW = timedelta(minutes=30)
 
 def _twin_note(turn: Turn, twin: Order) -> str:
     """The same top-up was bought minutes ago: say so, so a double tap is not paid twice."""
-    minutes = max(1, round((utcnow() - aware(twin.created_at)).total_seconds() / 60))
+    minutes = max(1, round((utcnow() - twin.created_at).total_seconds() / 60))
     return turn.t.n_(
         "⚠️ You bought this same top-up %(minutes)s minute ago (ref %(ref)s)."
         " Confirm only if you want it twice.",

@@ -32,7 +32,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
-from domain.clock import aware
 from domain.database import Database
 from domain.models import Gift, GiftClaim, Notification, Order, utcnow
 from domain.money import Money
@@ -86,6 +85,33 @@ class GiftRefused(Exception):
     def __init__(self, problem: GiftProblem) -> None:
         super().__init__(problem.value)
         self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class GiftOffer:
+    """What the sender gives: ``shares`` × ``amount`` minor units of airtime, or of a data bundle."""
+
+    kind: ProductKind
+    country: str
+    currency: str
+    amount: int
+    shares: int = 1
+    data_mb: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequest:
+    """Who claims a share of a gift and where its top-up goes."""
+
+    user_id: int
+    channel: str
+    channel_user_id: str
+    conversation_id: int
+    phone: str
+    network: str
+    price: int
+    bundle_code: str | None = None
+    claimer_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,13 +191,8 @@ async def confirm(
     session: AsyncSession,
     gift_id: int,
     sender_user_id: int,
+    offer: GiftOffer,
     *,
-    kind: ProductKind,
-    country: str,
-    currency: str,
-    amount: int,
-    shares: int = 1,
-    data_mb: int | None = None,
     sender_conversation_id: int | None = None,
     ttl_seconds: float = DEFAULT_TTL_SECONDS,
 ) -> tuple[Gift, bool]:
@@ -180,7 +201,7 @@ async def confirm(
     Returns the gift and whether this call confirmed it; confirming again moves no money.
     Raises ``ledger.InsufficientFunds`` (nothing written) or ``GiftRefused``.
     """
-    if not 1 <= shares <= MAX_SHARES or amount <= 0:
+    if not 1 <= offer.shares <= MAX_SHARES or offer.amount <= 0:
         raise ValueError("a gift has 1 to 50 shares of a positive amount")
     gift = await locked(session, gift_id)
     if gift.sender_user_id != sender_user_id:
@@ -189,19 +210,19 @@ async def confirm(
         if gift.state == GiftState.CANCELLED:
             raise GiftRefused(GiftProblem.NOT_ACTIVE)
         return gift, False
-    wallet = await ledger.open_wallet(session, sender_user_id, currency)
-    escrow = await ledger.open_system_account(session, ESCROW, currency)
+    wallet = await ledger.open_wallet(session, sender_user_id, offer.currency)
+    escrow = await ledger.open_system_account(session, ESCROW, offer.currency)
     batch = [
         ledger.NewTransfer(
             id=share_transfer_id(gift.id, n),
             debit_account_id=wallet,
             credit_account_id=escrow,
-            amount=amount,
-            currency=currency,
+            amount=offer.amount,
+            currency=offer.currency,
             code=ledger.TransferCode.GIFT_ESCROW,
             pending=True,
         )
-        for n in range(1, shares + 1)
+        for n in range(1, offer.shares + 1)
     ]
     # All shares or none: a savepoint undoes the shares the wallet could afford.
     async with session.begin_nested():
@@ -209,12 +230,12 @@ async def confirm(
         if any(r is not ledger.TransferResult.CREATED for r in results):
             raise ledger.InsufficientFunds(batch[0].id)
     now = utcnow()
-    gift.kind = kind
-    gift.country = country
-    gift.currency = currency
-    gift.amount = amount
-    gift.shares = shares
-    gift.data_mb = data_mb
+    gift.kind = offer.kind
+    gift.country = offer.country
+    gift.currency = offer.currency
+    gift.amount = offer.amount
+    gift.shares = offer.shares
+    gift.data_mb = offer.data_mb
     gift.sender_conversation_id = sender_conversation_id
     gift.state = GiftState.ACTIVE
     gift.expires_at = now + timedelta(seconds=ttl_seconds)
@@ -246,7 +267,7 @@ def claim_problem(
         return GiftProblem.ALL_CLAIMED
     if gift.state != GiftState.ACTIVE:
         return GiftProblem.EXPIRED if gift.state == GiftState.EXPIRED else GiftProblem.NOT_ACTIVE
-    if gift.expires_at is not None and aware(gift.expires_at) <= (now or utcnow()):
+    if gift.expires_at is not None and gift.expires_at <= (now or utcnow()):
         return GiftProblem.EXPIRED
     if gift.claimed >= gift.shares:
         return GiftProblem.ALL_CLAIMED
@@ -260,21 +281,8 @@ async def claim_of(session: AsyncSession, gift_id: int, user_id: int) -> GiftCla
     )
 
 
-async def claim(
-    session: AsyncSession,
-    gift_id: int,
-    *,
-    user_id: int,
-    channel: str,
-    channel_user_id: str,
-    conversation_id: int,
-    phone: str,
-    network: str,
-    price: int,
-    bundle_code: str | None = None,
-    claimer_name: str | None = None,
-) -> Claimed:
-    """Claim one share for ``user_id``: post it from escrow and place the top-up order it pays for.
+async def claim(session: AsyncSession, gift_id: int, request: ClaimRequest) -> Claimed:
+    """Claim one share for ``request.user_id``: post it from escrow and place the top-up order it pays for.
 
     The gift row is locked, so concurrent claims queue and none can take a share that is gone.
     Claiming again returns the first claim. Raises ``GiftRefused``, or ``TermsRefused`` for a
@@ -282,19 +290,26 @@ async def claim(
     both cases before anything is written.
     """
     gift = await locked(session, gift_id)
-    existing = await claim_of(session, gift.id, user_id)
+    existing = await claim_of(session, gift.id, request.user_id)
     if existing is not None and existing.order_id is not None:
         order = await session.get(Order, existing.order_id)
         assert order is not None
         return Claimed(existing, order, created=False)
-    problem = claim_problem(gift, user_id, channel, channel_user_id)
+    problem = claim_problem(gift, request.user_id, request.channel, request.channel_user_id)
     if problem is not None:
         raise GiftRefused(problem)
     assert gift.amount is not None and gift.currency is not None and gift.country is not None
-    if price > gift.amount:
+    if request.price > gift.amount:
         raise ValueError("a claim cannot cost more than its share")
     kind = ProductKind(gift.kind or ProductKind.AIRTIME)
-    terms = QuoteTerms(kind, gift.country, network, phone, Money(price, gift.currency), bundle_code)
+    terms = QuoteTerms(
+        kind,
+        gift.country,
+        request.network,
+        request.phone,
+        Money(request.price, gift.currency),
+        request.bundle_code,
+    )
     if terms_problem := check_terms(terms):
         raise TermsRefused(terms_problem)  # before anything is written
     share = gift.claimed + 1
@@ -302,16 +317,22 @@ async def claim(
     if not posted:
         raise GiftRefused(GiftProblem.NOT_ACTIVE)
     escrow = await ledger.open_system_account(session, ESCROW, gift.currency)
-    topups = await ledger.open_system_account(session, topups_account(user_id), gift.currency)
-    quote = await create_quote(session, conversation_id, user_id, terms, 600.0)
+    topups = await ledger.open_system_account(session, topups_account(request.user_id), gift.currency)
+    quote = await create_quote(session, request.conversation_id, request.user_id, terms, 600.0)
     transfer_id = f"order:{quote.id}"
     await ledger.create_transfer(
         session,
         ledger.NewTransfer(
-            transfer_id, escrow, topups, price, gift.currency, ledger.TransferCode.GIFT_PURCHASE, pending=True
+            transfer_id,
+            escrow,
+            topups,
+            request.price,
+            gift.currency,
+            ledger.TransferCode.GIFT_PURCHASE,
+            pending=True,
         ),
     )
-    if gift.amount > price:
+    if gift.amount > request.price:
         wallet = await ledger.open_wallet(session, gift.sender_user_id, gift.currency)
         await ledger.create_transfer(
             session,
@@ -319,7 +340,7 @@ async def claim(
                 f"{share_transfer_id(gift.id, share)}:change",
                 escrow,
                 wallet,
-                gift.amount - price,
+                gift.amount - request.price,
                 gift.currency,
                 ledger.TransferCode.GIFT_CHANGE,
             ),
@@ -328,16 +349,16 @@ async def claim(
     values = {
         "reference": new_reference(now),
         "quote_id": quote.id,
-        "user_id": user_id,
-        "conversation_id": conversation_id,
+        "user_id": request.user_id,
+        "conversation_id": request.conversation_id,
         "kind": kind,
         "country": gift.country,
-        "network": network,
-        "service_id": service_id_for(gift.country, network),
-        "phone": phone,
-        "amount": price,
+        "network": request.network,
+        "service_id": service_id_for(gift.country, request.network),
+        "phone": request.phone,
+        "amount": request.price,
         "currency": gift.currency,
-        "bundle_code": bundle_code,
+        "bundle_code": request.bundle_code,
         "transfer_id": transfer_id,
         "state": OrderState.PLACED,
         "attempts": 0,
@@ -351,9 +372,9 @@ async def claim(
     row = GiftClaim(
         gift_id=gift.id,
         share=share,
-        user_id=user_id,
-        claimer_name=claimer_name,
-        phone=phone,
+        user_id=request.user_id,
+        claimer_name=request.claimer_name,
+        phone=request.phone,
         order_id=order_id,
     )
     session.add(row)
@@ -435,7 +456,7 @@ async def expire(session: AsyncSession, gift_id: int, now: datetime | None = Non
     """Expire one gift if it is due: void the unclaimed shares and tell the sender. Returns the refund."""
     gift = await locked(session, gift_id)
     moment = now or utcnow()
-    if gift.state != GiftState.ACTIVE or gift.expires_at is None or aware(gift.expires_at) > moment:
+    if gift.state != GiftState.ACTIVE or gift.expires_at is None or gift.expires_at > moment:
         return 0
     refunded = await _void_remaining(session, gift, GiftState.EXPIRED)
     _show(session, gift)

@@ -13,7 +13,6 @@ from sqlalchemy import ScalarSelect, String, Table, bindparam, exists, insert, s
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
-from domain.clock import aware
 from domain.countries import get_country
 from domain.database import DriverStatement
 from domain.models import Account, Notification, Order, OrderEvent, Quote, utcnow
@@ -217,7 +216,7 @@ async def void_quotes(session: AsyncSession, conversation_id: int, quote_id: str
 async def quote_expired(session: AsyncSession, quote_id: str) -> bool:
     """True when the quote exists and can no longer be confirmed because its time is up (or it was voided)."""
     expires_at = await session.scalar(select(Quote.expires_at).where(Quote.id == quote_id))
-    return expires_at is not None and aware(expires_at) <= utcnow()
+    return expires_at is not None and expires_at <= utcnow()
 
 
 async def order_for_quote(session: AsyncSession, quote_id: str) -> Order | None:
@@ -305,7 +304,7 @@ def _quote_problem(
     expires_at: datetime, country: str, price: Money, now: datetime, pin_verified: bool
 ) -> QuoteProblem | None:
     """Why a quote can no longer be confirmed, if it cannot."""
-    if aware(expires_at) < now:
+    if expires_at < now:
         return QuoteProblem.EXPIRED
     if needs_pin_in(country, price) and not pin_verified:
         return QuoteProblem.PIN_REQUIRED

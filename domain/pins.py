@@ -23,7 +23,6 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit
-from domain.clock import aware
 from domain.models import Credential, utcnow
 
 #: Wrong PINs in a row that lock money-out.
@@ -160,8 +159,8 @@ def check(
     """
     if state is None or state.pin_hash is None:
         return PinCheck(PinVerdict.NOT_SET)
-    if state.locked_until is not None and aware(state.locked_until) > now:
-        return PinCheck(PinVerdict.LOCKED, 0, aware(state.locked_until))
+    if state.locked_until is not None and state.locked_until > now:
+        return PinCheck(PinVerdict.LOCKED, 0, state.locked_until)
     if verified is not None and verified.pin_hash == state.pin_hash:
         matched = verified.matched  # hashed before the lock, against the very hash now locked
     else:
@@ -277,7 +276,7 @@ async def locked_until(session: AsyncSession, user_id: int) -> datetime | None:
     credential = await _credential(session, user_id, lock=False)
     if credential is None or credential.locked_until is None:
         return None
-    until = aware(credential.locked_until)
+    until = credential.locked_until
     return until if until > utcnow() else None
 
 

@@ -34,7 +34,6 @@ from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, kyc, ledger, pins, risk
-from domain.clock import aware
 from domain.countries import get_country
 from domain.database import Database, DriverStatement, dialect_insert
 from domain.models import (
@@ -380,7 +379,7 @@ class TransferService:
         if transfer.state == TransferState.EXPIRED or (
             transfer.state == TransferState.CLAIMABLE
             and transfer.expires_at is not None
-            and aware(transfer.expires_at) <= utcnow()
+            and transfer.expires_at <= utcnow()
         ):
             raise ClaimRefused(ClaimProblem.EXPIRED)
         if transfer.state != TransferState.CLAIMABLE:
@@ -426,7 +425,7 @@ class TransferService:
             transfer is None
             or transfer.state != TransferState.CLAIMABLE
             or transfer.expires_at is None
-            or aware(transfer.expires_at) > now
+            or transfer.expires_at > now
         ):
             return False
         await ledger.void_pending(session, ledger_id(transfer.reference))
@@ -928,7 +927,7 @@ class _Batch:
         rows = await connection.execute(_PEOPLE, {"ids": ids, "phones": phones or [""]})
         people: dict[int | str, _Person] = {}
         for user_id, phone, country, tier, created, identity, reset, conversation_id in rows:
-            moments = [aware(m) for m in (created, identity, reset) if m is not None]
+            moments = [m for m in (created, identity, reset) if m is not None]
             person = _Person(user_id, phone, country, int(tier), max(moments, default=None), conversation_id)
             people[user_id] = person
             if phone:

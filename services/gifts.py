@@ -10,25 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain import gifts, ledger, users
-from domain.gifts import Claimed, GiftProblem, GiftRefused
+from domain.gifts import Claimed, ClaimRequest, GiftOffer, GiftProblem, GiftRefused
 from domain.models import Gift
 from domain.money import Money
 from domain.ports import FulfilmentQueue
-from domain.purchase_terms import ProductKind, TermsProblem, TermsRefused
+from domain.purchase_terms import TermsProblem, TermsRefused
 from services.purchases import InsufficientFunds
 from services.unit_of_work import UnitOfWork
-
-
-@dataclass(frozen=True, slots=True)
-class GiftOffer:
-    """What the sender gives: ``shares`` × ``amount`` minor units of airtime, or of a data bundle."""
-
-    kind: ProductKind
-    country: str
-    currency: str
-    amount: int
-    shares: int = 1
-    data_mb: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,22 +25,6 @@ class GiftConfirmed:
 
     gift: Gift
     created: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimRequest:
-    """Who claims a share of a gift and where its top-up goes."""
-
-    gift_id: int
-    user_id: int
-    channel: str
-    channel_user_id: str
-    conversation_id: int
-    phone: str
-    network: str
-    price: int
-    bundle_code: str | None = None
-    claimer_name: str | None = None
 
 
 async def confirm_gift(
@@ -71,12 +43,7 @@ async def confirm_gift(
                 session,
                 gift_id,
                 sender_user_id,
-                kind=offer.kind,
-                country=offer.country,
-                currency=offer.currency,
-                amount=offer.amount,
-                shares=offer.shares,
-                data_mb=offer.data_mb,
+                offer,
                 sender_conversation_id=sender_conversation_id,
                 ttl_seconds=ttl_seconds,
             )
@@ -90,24 +57,12 @@ async def confirm_gift(
 
 
 async def claim_gift(
-    uow: UnitOfWork, queue: FulfilmentQueue, request: ClaimRequest
+    uow: UnitOfWork, queue: FulfilmentQueue, gift_id: int, request: ClaimRequest
 ) -> Claimed | GiftProblem | TermsProblem:
     """Claim one share: its top-up order is placed from the escrow and queued after the commit."""
     async with uow.transaction() as session:
         try:
-            claimed = await gifts.claim(
-                session,
-                request.gift_id,
-                user_id=request.user_id,
-                channel=request.channel,
-                channel_user_id=request.channel_user_id,
-                conversation_id=request.conversation_id,
-                phone=request.phone,
-                network=request.network,
-                price=request.price,
-                bundle_code=request.bundle_code,
-                claimer_name=request.claimer_name,
-            )
+            claimed = await gifts.claim(session, gift_id, request)
         except GiftRefused as refused:
             return refused.problem
         except TermsRefused as refused:
@@ -116,3 +71,6 @@ async def claim_gift(
             order_id = claimed.order.id
             uow.after_commit(lambda: queue.enqueue(order_id))
     return claimed
+
+
+__all__ = ["ClaimRequest", "GiftConfirmed", "GiftOffer", "claim_gift", "confirm_gift"]

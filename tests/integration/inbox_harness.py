@@ -12,6 +12,7 @@ from sqlalchemy import select
 from admin.staff import add_staff
 from domain.database import Database
 from domain.models import Conversation, Identity
+from tests.integration.whatsapp_harness import Harness, nigerian_number, text_update
 
 PASSWORD = "correct horse battery staple"
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -81,3 +82,11 @@ async def conversation_of(db: Database, channel: str, channel_user_id: str) -> C
         )
         assert found is not None
         return found
+
+
+async def asking_for_a_person(h: Harness) -> tuple[str, Conversation]:
+    """A new Nigerian WhatsApp user who has asked for a person: their wa_id and conversation."""
+    wa_id = nigerian_number()
+    assert await h.post(text_update(wa_id, "I need a human")) == 200
+    await h.settle()
+    return wa_id, await conversation_of(h.app.db, "whatsapp", wa_id)

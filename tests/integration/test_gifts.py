@@ -74,16 +74,9 @@ async def give(
             spec=f"{shares}x{amount}",
             recipient_channel_user_id=recipient.channel_user_id if recipient else None,
         )
+        offer = gifts.GiftOffer(ProductKind.AIRTIME, "NG", "NGN", amount, shares)
         gift, created = await gifts.confirm(
-            session,
-            draft.id,
-            sender.user_id,
-            kind=ProductKind.AIRTIME,
-            country="NG",
-            currency="NGN",
-            amount=amount,
-            shares=shares,
-            sender_conversation_id=sender.conversation_id,
+            session, draft.id, sender.user_id, offer, sender_conversation_id=sender.conversation_id
         )
         assert created
         return gift.id
@@ -95,17 +88,10 @@ async def claim(
     async with db.transaction() as session:
         gift = await session.get(Gift, gift_id)
         assert gift is not None and gift.amount is not None
-        claimed = await gifts.claim(
-            session,
-            gift_id,
-            user_id=who.user_id,
-            channel="test",
-            channel_user_id=who.channel_user_id,
-            conversation_id=who.conversation_id,
-            phone=phone,
-            network="mtn",
-            price=price or gift.amount,
+        request = gifts.ClaimRequest(
+            who.user_id, "test", who.channel_user_id, who.conversation_id, phone, "mtn", price or gift.amount
         )
+        claimed = await gifts.claim(session, gift_id, request)
         return claimed.order.id
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from domain import audit, kyc
 from domain.models import AuditEntry, Conversation, Message, OutboundMessage, utcnow
 from tests.integration.dialogue import plain
-from tests.integration.inbox_harness import conversation_of, signed_in
+from tests.integration.inbox_harness import asking_for_a_person, conversation_of, signed_in
 from tests.integration.telegram_harness import person, telegram_app
 from tests.integration.test_telegram import _set_up_in_nigeria
 from tests.integration.whatsapp_harness import nigerian_number, text_update, whatsapp_app
@@ -200,10 +200,7 @@ async def test_the_whole_flow_on_the_embedded_sqlite_database(sqlite_url: str) -
 
 async def test_the_conversation_page_shows_the_users_kyc_tier(pg_url: str) -> None:
     async with whatsapp_app(pg_url) as h:
-        wa_id = nigerian_number()
-        assert await h.post(text_update(wa_id, "I need a human")) == 200
-        await h.settle()
-        conversation = await conversation_of(h.app.db, "whatsapp", wa_id)
+        _wa_id, conversation = await asking_for_a_person(h)
         agent = await signed_in(h.client, h.app.db)
         assert "0 — unverified" in await agent.page(f"/inbox/c/{conversation.id}")
         async with h.app.db.transaction() as session:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.inbox_harness import conversation_of, signed_in
-from tests.integration.whatsapp_harness import nigerian_number, text_update, whatsapp_app
+from tests.integration.inbox_harness import asking_for_a_person, signed_in
+from tests.integration.whatsapp_harness import whatsapp_app
 
 
 async def test_pages_carry_a_strict_csp_and_no_inline_script(pg_url: str) -> None:
@@ -21,10 +21,7 @@ async def test_pages_carry_a_strict_csp_and_no_inline_script(pg_url: str) -> Non
 
 async def test_conversation_pages_show_phones_masked(pg_url: str) -> None:
     async with whatsapp_app(pg_url) as h:
-        wa_id = nigerian_number()
-        assert await h.post(text_update(wa_id, "I need a human")) == 200
-        await h.settle()
-        conversation = await conversation_of(h.app.db, "whatsapp", wa_id)
+        wa_id, conversation = await asking_for_a_person(h)
         agent = await signed_in(h.client, h.app.db)
         for path in (f"/inbox/c/{conversation.id}", "/inbox/?view=all"):
             html = await agent.page(path)

@@ -144,18 +144,18 @@ def _install_lines(text: str) -> list[str]:
     return [line.strip() for line in joined.splitlines() if "pip install" in line]
 
 
-def test_the_docker_image_installs_from_the_runtime_lock_without_resolving() -> None:
-    installs = _install_lines((ROOT / "Dockerfile").read_text())
+@pytest.mark.parametrize(
+    ("recipe", "lock_argument"),
+    [("Dockerfile", "-r requirements.lock"), ("Makefile", "-r $(DEV_LOCK)")],
+    ids=["docker-image-runtime-lock", "make-dev-lock"],
+)
+def test_installs_come_from_a_lock_without_resolving(recipe: str, lock_argument: str) -> None:
+    installs = _install_lines((ROOT / recipe).read_text())
     assert len(installs) == 2, installs
     locked, project = installs
-    assert "--require-hashes" in locked and "--no-deps" in locked and "-r requirements.lock" in locked
+    assert "--require-hashes" in locked and "--no-deps" in locked and lock_argument in locked
     assert "--no-deps" in project and "--no-build-isolation" in project
+
+
+def test_the_docker_image_copies_the_runtime_lock() -> None:
     assert "COPY requirements.lock" in (ROOT / "Dockerfile").read_text()
-
-
-def test_make_installs_from_the_dev_lock_without_resolving() -> None:
-    installs = _install_lines((ROOT / "Makefile").read_text())
-    assert len(installs) == 2, installs
-    locked, project = installs
-    assert "--require-hashes" in locked and "--no-deps" in locked and "-r $(DEV_LOCK)" in locked
-    assert "--no-deps" in project and "--no-build-isolation" in project
