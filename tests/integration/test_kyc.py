@@ -296,7 +296,9 @@ async def test_an_upgrade_without_a_pepper_is_refused(db: Database, verifier: Do
     bvn, _ = _person()
     SENT.add(bvn)
     with pytest.raises(kyc.KycError):
-        await kyc.upgrade(db, user_id=user_id, country="NG", kind=BVN, number=bvn, verifier=verifier, pepper="")
+        await kyc.upgrade(
+            db, user_id=user_id, country="NG", kind=BVN, number=bvn, verifier=verifier, pepper=""
+        )
 
 
 async def _all_values(db: Database, table: str) -> list[str]:
