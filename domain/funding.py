@@ -295,16 +295,19 @@ class FundingService:
         except PaymentGatewayError as error:
             answer = error
         async with self.db.transaction() as session:
-            started = await self._file_link(session, recorded.payment_id, answer)
+            started = await self.file_link(session, recorded.payment_id, answer)
         if started is None:
             raise GatewayUnavailable(str(answer))
         return started
 
     @staticmethod
-    async def _file_link(
+    async def file_link(
         session: AsyncSession, payment_id: int, answer: PaymentLink | PaymentGatewayError
     ) -> Started | None:
-        """The gateway's answer on the payment, under its row lock; None when it could not start it."""
+        """File the gateway's answer on the payment under its row lock; None when it could not start it.
+
+        Only a payment still ``created`` takes the answer: a repeated or late one changes nothing.
+        """
         payment = await session.scalar(
             select(Payment)
             .where(Payment.id == payment_id)
