@@ -346,3 +346,23 @@ async def test_a_payment_link_filed_twice_is_one_payment(rig: Rig) -> None:
         credited = await session.get(Payment, rows[0].id)
         assert credited is not None and credited.state == PaymentState.CREDITED
     await assert_ledger_balanced(rig.db)
+
+
+# ---- a channel hears both turns --------------------------------------------------------------
+
+
+async def test_telegram_sends_what_the_answer_turn_says_and_deletes_the_secret(pg_url: str) -> None:
+    from tests.integration.telegram_harness import person, telegram_app
+    from tests.integration.test_telegram import _set_up_in_nigeria
+
+    async with telegram_app(pg_url) as h:
+        user = person()
+        await _set_up_in_nigeria(h, user)
+        update = h.text_update(user, f"my BVN is {bvn()}")
+        assert await h.post(update) == 200
+        await h.settle()
+        assert "✅ Verified! You're now at level 1" in h.texts_to(user["id"])[-1]
+        deletions = [c for c in h.state.calls if c.method == "deleteMessage"]
+        assert [int(c.params["message_id"]) for c in deletions] == [update["message"]["message_id"]]
+        await h.say(user, "fund 5000")
+        assert "To add ₦5,000.00 to your wallet, pay here" in h.texts_to(user["id"])[-1]
