@@ -3,8 +3,10 @@
 "send 2000 to 0803 123 4567" → ask only for what is missing (amount, recipient) → a quote with
 Confirm / Cancel naming who gets what (the registered user's name, or the name the payout
 gateway's account lookup returned) → the PIN (chosen first, typed twice, when the user has none)
-→ ``TransferService.send``. The transfer's reference is made with the quote and kept in the slots,
-so a replayed or double-pressed Confirm, or a PIN sent twice, never sends twice; a quote older
+→ ``TransferService.send``. The account lookup is an outside call: asked once the turn has
+committed, and the quote is made by the turn that gets its answer. The transfer's reference is
+made with the quote and kept in the slots, so a replayed or double-pressed Confirm, or a PIN
+sent twice, never sends twice; a quote older
 than the quote lifetime is refused. A send refused because the user is not verified yet waits
 for the identity flow to resume it (``conversations.after_verify`` has the rule). Claims are
 ``conversations.claims``; the news about transfers afterwards, ``conversations.transfer_news``.
