@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +27,7 @@ from conversations import (
 from conversations.intents import Intent
 from conversations.messages import ChatKind, InboundMessage, Reply, forgetting
 from conversations.parser import Parsed, parse
-from conversations.turn import Turn
+from conversations.turn import WAITING_FOR, OutsideCall, Turn
 from domain import handoff as modes
 from domain import orders
 from domain.countries import get_country
@@ -46,6 +48,8 @@ WithinTurn = Callable[[AsyncSession, int | None, list[Reply]], Awaitable[None]]
 #: Told after commit that a conversation a person is (or should be) looking at changed: (id, mode).
 LiveEvents = Callable[[int, str], Awaitable[None]]
 
+log = logging.getLogger(__name__)
+
 _PRODUCT_OF = {Intent.BUY_AIRTIME: ProductKind.AIRTIME, Intent.BUY_DATA: ProductKind.DATA}
 _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
     Intent.CHECK_BALANCE: account.balance_reply,
@@ -55,6 +59,8 @@ _ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
 _CORRECTABLE = frozenset((Intent.TALK_TO_AGENT, Intent.HELP, Intent.THANKS))
 #: What is only done in a private chat (a group sees no one's wallet or orders).
 _PRIVATE_ONLY = frozenset((*_PRODUCT_OF, *_ACCOUNT_ANSWERS, Intent.REPEAT_ORDER))
+#: Outside calls one message may lead to in a row (an identity check, then the resumed send's lookup).
+MAX_OUTSIDE_CALLS = 3
 #: Longest text we look at; anything beyond is noise for a purchase chat.
 MAX_TEXT = 1000
 #: Control characters (NUL included, which PostgreSQL text cannot store), except tab and newline.
@@ -68,6 +74,18 @@ _SECRET_STATES = frozenset((*pin.STATES, *identity.SECRET_STATES))
 def clean_text(text: str | None) -> str:
     """User text made safe to store and parse: no control characters, at most ``MAX_TEXT`` long."""
     return _CONTROL.sub("", text or "")[:MAX_TEXT]
+
+
+def _awaited(turn: Turn) -> OutsideCall[Any] | None:
+    """The outside call a turn asked for, its token kept in the slots; none once a person has the chat."""
+    call = turn.outside
+    if call is None:
+        return None
+    conversation = turn.conversation
+    if conversation.handoff_now is not None or conversation.mode == Mode.WITH_AGENT:
+        return None
+    conversation.slots[WAITING_FOR] = call.token
+    return call
 
 
 def _transcript_body(message: InboundMessage, secret: bool) -> str:
@@ -112,38 +130,103 @@ class Engine:
         """Answer one message; orders it placed are queued only after everything is committed.
 
         ``within`` runs in the same transaction as the turn: what it writes commits with the
-        turn or not at all, so a retried update can never answer twice.
+        turn or not at all, so a retried update can never answer twice. A turn that asks the
+        outside world (an account lookup, an identity check, a payment link) commits first; the
+        call is made with no transaction open (the conversation is not locked meanwhile) and its
+        answer is applied in a turn of its own, whose replies go through ``within`` too and
+        follow the first turn's in the list returned.
         """
         uow = UnitOfWork(self.db)
+        replies, call = await self._first_turn(uow, message, within)
+        for _ in range(MAX_OUTSIDE_CALLS):
+            if call is None:
+                break
+            answer = await call.ask()
+            more, call = await self._answer_turn(uow, message, call, answer, within)
+            replies += more
+        if call is not None:
+            log.warning(
+                "conversation turn asked more than %d outside calls; %s dropped", MAX_OUTSIDE_CALLS, call.kind
+            )
+        return replies
+
+    async def _first_turn(
+        self, uow: UnitOfWork, message: InboundMessage, within: WithinTurn | None
+    ) -> tuple[list[Reply], OutsideCall[Any] | None]:
+        """The message's own turn: its replies, and the outside call it asked for (made after commit)."""
         async with uow.transaction() as session:
             opened = await store.open_chat(session, message)
-            turn = Turn(
-                uow, self.queue, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo
-            )
-            turn.reply_minutes = self.reply_minutes
-            turn.funding = self.funding
-            turn.gift_ttl_hours = self.gift_ttl_hours
-            turn.transfers, turn.identity, turn.kyc_pepper = self.transfers, self.identity, self.kyc_pepper
+            # A new message supersedes an outside answer still awaited: that answer is ignored.
+            opened.conversation.slots.pop(WAITING_FOR, None)
+            turn = self._turn(uow, opened, message)
             secret = opened.conversation.state in _SECRET_STATES
             if opened.conversation.mode == Mode.WITH_AGENT:
                 replies = []  # a person has this chat: keep the message for them, the bot stays silent
             else:
                 replies = await self._answer(turn)
+            call = _awaited(turn)
+            forget = (
+                secret or any(reply.forget_inbound for reply in replies) or (call is not None and call.secret)
+            )
             inbound = {
-                "body": _transcript_body(message, secret or any(reply.forget_inbound for reply in replies)),
+                "body": _transcript_body(message, forget),
                 "channel_message_id": message.channel_message_id,
             }
             await store.save_turn(session, opened, inbound, replies)
-            if opened.conversation.handoff_now is not None:
-                await modes.note_waiting(
-                    session, opened.conversation.id, Reason(opened.conversation.handoff_now)
-                )
-            if within is not None:
-                await within(session, opened.conversation.id, replies)
-            mode = opened.conversation.mode
-        if self.live is not None and (mode != Mode.BOT or opened.conversation.handed_off):
-            await self.live(opened.conversation.id, mode)
-        return replies
+            await self._close(session, opened, replies, within)
+        await self._tell_live(opened)
+        return replies, call
+
+    async def _answer_turn(
+        self,
+        uow: UnitOfWork,
+        message: InboundMessage,
+        call: OutsideCall[Any],
+        answer: object,
+        within: WithinTurn | None,
+    ) -> tuple[list[Reply], OutsideCall[Any] | None]:
+        """Apply an outside call's answer under the conversation's lock, if it still waits for it."""
+        async with uow.transaction() as session:
+            opened = await store.open_chat(session, message)
+            conversation = opened.conversation
+            if conversation.slots.get(WAITING_FOR) != call.token or conversation.mode == Mode.WITH_AGENT:
+                log.info("conversation %s moved on: its %s answer is ignored", conversation.id, call.kind)
+                return [], None
+            del conversation.slots[WAITING_FOR]
+            turn = self._turn(uow, opened, message)
+            replies = await call.apply(turn, answer)
+            following = _awaited(turn)
+            await store.save_answer(session, opened, replies)
+            await self._close(session, opened, replies, within)
+        await self._tell_live(opened)
+        return replies, following
+
+    def _turn(self, uow: UnitOfWork, opened: store.Opened, message: InboundMessage) -> Turn:
+        """A turn on a conversation just opened (locked), with this engine's services."""
+        turn = Turn(
+            uow, self.queue, opened.user, opened.conversation, message, self.quote_ttl_seconds, self.demo
+        )
+        turn.reply_minutes = self.reply_minutes
+        turn.funding = self.funding
+        turn.gift_ttl_hours = self.gift_ttl_hours
+        turn.transfers, turn.identity, turn.kyc_pepper = self.transfers, self.identity, self.kyc_pepper
+        return turn
+
+    @staticmethod
+    async def _close(
+        session: AsyncSession, opened: store.Opened, replies: list[Reply], within: WithinTurn | None
+    ) -> None:
+        """The end of any turn's transaction: a handoff noted, the channel's own writes."""
+        if opened.conversation.handoff_now is not None:
+            await modes.note_waiting(session, opened.conversation.id, Reason(opened.conversation.handoff_now))
+        if within is not None:
+            await within(session, opened.conversation.id, replies)
+
+    async def _tell_live(self, opened: store.Opened) -> None:
+        """After commit: tell the support inbox about a conversation a person is (or should be) watching."""
+        conversation = opened.conversation
+        if self.live is not None and (conversation.mode != Mode.BOT or conversation.handed_off):
+            await self.live(conversation.id, conversation.mode)
 
     async def _answer(self, turn: Turn) -> list[Reply]:
         """The bot's answer; two misunderstood turns in a row hand the chat to a person."""

@@ -1,18 +1,31 @@
-"""The wallet-funding conversation: "fund 5000" → a payment link (or a phone prompt) → "wallet funded"."""
+"""The wallet-funding conversation: "fund 5000" → a payment link (or a phone prompt) → "wallet funded".
+
+The payment is recorded in the turn; its gateway is asked for the link once the turn has
+committed (``FundingService.complete``), and the link is shown by the turn that gets the answer.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.i18n import N_, Localizer, display_phone, localizer
 from conversations.messages import Reply
 from conversations.parser import Parsed
-from conversations.turn import Turn
+from conversations.turn import OutsideCall, Turn
 from domain import kyc
 from domain.countries import Country, get_country
-from domain.funding import AmountOutOfRange, GatewayUnavailable, KycLimitReached, NoGateway
+from domain.funding import (
+    AmountOutOfRange,
+    FundingService,
+    GatewayUnavailable,
+    KycLimitReached,
+    NoGateway,
+    Recorded,
+    Started,
+)
 from domain.models import Notification, Payment, User
 from domain.money import Money, MoneyError
 from domain.users import available_balance
@@ -95,6 +108,7 @@ async def fund_minor(turn: Turn, minor: int) -> list[Reply]:
 
 
 async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
+    """Record the top-up now; the gateway is asked for its link once the turn has committed."""
     t = turn.t
     country = turn.country
     service = turn.funding
@@ -105,7 +119,7 @@ async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
     except MoneyError:
         return [Reply(t.bad_amount(amount, country.currency))]
     try:
-        started = await service.start(
+        recorded = await service.record(
             turn.session,
             user_id=turn.user.id,
             conversation_id=turn.conversation.id,
@@ -128,7 +142,23 @@ async def _fund(turn: Turn, amount: Decimal, text: str) -> list[Reply]:
         return [Reply(_over_limit(t, country, limit) + "\n" + _raise_hint(t, country.code, limit.tier))]
     except NoGateway:
         return [Reply(t._("Adding money to your wallet is not available in your country yet."))]
+    return turn.call_outside(
+        OutsideCall("payment_link", partial(_link, service, recorded), partial(_on_link, money))
+    )
+
+
+async def _link(service: FundingService, recorded: Recorded) -> Started | None:
+    """The payment's link from its gateway (filed on the payment); None when the gateway did not answer."""
+    try:
+        return await service.complete(recorded)
     except GatewayUnavailable:
+        return None
+
+
+async def _on_link(money: Money, turn: Turn, started: Started | None) -> list[Reply]:
+    """Where to pay, or that the gateway is not answering."""
+    t = turn.t
+    if started is None:
         return [
             Reply(t._("The payment service is not answering right now. Please try again in a few minutes."))
         ]

@@ -1,9 +1,10 @@
 """Proving who you are in chat: KYC upgrades with a BVN, NIN or national ID card, and PIN resets.
 
 "verify" → which number (BVN or NIN in Nigeria, the ID card elsewhere) → the number →
-``kyc.upgrade`` with the turn's identity verifier → the new level and limits. "forgot my PIN" →
-the identity number already on file (compared by keyed hash, the registry is not asked; users with
-none on file verify one first) → ``pins.reset``.
+``kyc.prepare_upgrade``, the registry asked by the turn's identity verifier once the turn has
+committed, ``kyc.apply_upgrade`` in the turn that gets its answer → the new level and limits.
+"forgot my PIN" → the identity number already on file (compared by keyed hash, the registry is
+not asked; users with none on file verify one first) → ``pins.reset``.
 
 A send refused because the user was not verified rides along in the upgrade flow's slots and
 resumes once the number is verified (``conversations.after_verify`` has the rule).
@@ -15,6 +16,7 @@ the transcript (``Reply.forget_inbound``) and the slots only ever hold the kind 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from conversations import after_verify, transfers
@@ -22,12 +24,12 @@ from conversations.i18n import N_, Localizer
 from conversations.intents import Intent
 from conversations.messages import Button, ChatKind, Reply, forgetting
 from conversations.parser import Parsed
-from conversations.turn import Turn
+from conversations.turn import OutsideCall, Turn
 from domain import kyc, pins, risk
-from domain.kyc import NumberProblem, UpgradeOutcome, UpgradeResult
+from domain.kyc import NumberProblem, UpgradeCheck, UpgradeOutcome, UpgradeResult
 from domain.models import KycProfile
 from domain.money import Money
-from domain.ports import IdentityKind
+from domain.ports import IdentityCheck, IdentityKind
 
 #: Waiting for the kind of number (BVN or NIN), then for the number itself.
 KIND, NUMBER = "id_kind", "id_number"
@@ -285,19 +287,40 @@ def _retry(turn: Turn, slots: dict[str, Any], text: str) -> list[Reply]:
 
 
 async def _check(turn: Turn, slots: dict[str, Any], number: str) -> list[Reply]:
-    """Verify ``number`` with the registry (``kyc.upgrade``) and say what came of it."""
+    """Check ``number`` (``kyc.prepare_upgrade``), then ask the registry once the turn has committed."""
     assert turn.identity is not None
     kind = IdentityKind(slots["kind"])
-    result = await kyc.upgrade(
+    prepared = await kyc.prepare_upgrade(
         turn.session,
         user_id=turn.user.id,
         country=_country(turn),
         kind=kind,
         number=number,
-        verifier=turn.identity,
         pepper=turn.kyc_pepper,
     )
+    if isinstance(prepared, UpgradeResult):
+        return await _on_result(turn, slots, result=prepared)
+    turn.set_slots(slots, NUMBER)  # what the answer is applied to, in the turn that applies it
+    return turn.call_outside(
+        OutsideCall(
+            "identity_check",
+            partial(prepared.ask, turn.identity),
+            partial(_on_registry, prepared),
+            secret=True,
+        )
+    )
+
+
+async def _on_registry(prepared: UpgradeCheck, turn: Turn, answer: IdentityCheck) -> list[Reply]:
+    """The registry's answer, filed (``kyc.apply_upgrade``) and told; it answered a secret."""
+    result = await kyc.apply_upgrade(turn.session, prepared, answer)
+    return forgetting(await _on_result(turn, turn.slots, result=result))
+
+
+async def _on_result(turn: Turn, slots: dict[str, Any], *, result: UpgradeResult) -> list[Reply]:
+    """What came of an upgrade: the new level (and the send it resumes), a retry, or why not."""
     t = turn.t
+    kind = IdentityKind(slots["kind"])
     if result.ok:
         turn.reset()
         if slots.get("purpose") == RESET:

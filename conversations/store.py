@@ -72,6 +72,17 @@ _SAVE_CONVERSATION = (
         updated_at=bindparam("now"),
     )
 )
+# The state an outside call's answer leaves: no message came in, so last_inbound_at stays.
+_SAVE_ANSWER = (
+    update(_conversations)
+    .where(_conversations.c.id == bindparam("conversation_id"))
+    .values(
+        state=bindparam("state"),
+        slots=bindparam("slots"),
+        misunderstood=bindparam("misunderstood"),
+        updated_at=bindparam("now"),
+    )
+)
 _SAVE_USER = (
     update(_users)
     .where(_users.c.id == bindparam("user_id"))
@@ -181,11 +192,8 @@ async def save_turn(
     session: AsyncSession, opened: Opened, inbound: dict[str, str | None], replies: Sequence[Reply]
 ) -> None:
     """Write the turn back: the user if it changed, the conversation's state, the transcript lines."""
-    user, conversation = opened.user, opened.conversation
-    if (user.country, user.language) != opened.loaded:
-        await session.execute(
-            _SAVE_USER, {"user_id": user.id, "country": user.country, "language": user.language}
-        )
+    conversation = opened.conversation
+    await _save_user(session, opened)
     state = {
         "conversation_id": conversation.id,
         "state": conversation.state,
@@ -210,6 +218,33 @@ async def save_turn(
         _ADD_MESSAGES,
         [{"conversation_id": conversation.id, "created_at": state["now"], **line} for line in lines],
     )
+
+
+async def save_answer(session: AsyncSession, opened: Opened, replies: Sequence[Reply]) -> None:
+    """Write back a turn that applied an outside call's answer: the state and the bot's replies."""
+    conversation = opened.conversation
+    await _save_user(session, opened)
+    await flush_pending(session)
+    await session.execute(
+        _SAVE_ANSWER,
+        {
+            "conversation_id": conversation.id,
+            "state": conversation.state,
+            "slots": conversation.slots,
+            "misunderstood": conversation.misunderstood,
+            "now": utcnow(),
+        },
+    )
+    await record_replies(session, conversation.id, replies)
+
+
+async def _save_user(session: AsyncSession, opened: Opened) -> None:
+    """Write the user's country and language back when the turn changed them."""
+    user = opened.user
+    if (user.country, user.language) != opened.loaded:
+        await session.execute(
+            _SAVE_USER, {"user_id": user.id, "country": user.country, "language": user.language}
+        )
 
 
 async def record_replies(session: AsyncSession, conversation_id: int, replies: Sequence[Reply]) -> None:

@@ -3,8 +3,10 @@
 "send 2000 to 0803 123 4567" → ask only for what is missing (amount, recipient) → a quote with
 Confirm / Cancel naming who gets what (the registered user's name, or the name the payout
 gateway's account lookup returned) → the PIN (chosen first, typed twice, when the user has none)
-→ ``TransferService.send``. The transfer's reference is made with the quote and kept in the slots,
-so a replayed or double-pressed Confirm, or a PIN sent twice, never sends twice; a quote older
+→ ``TransferService.send``. The account lookup is an outside call: asked once the turn has
+committed, and the quote is made by the turn that gets its answer. The transfer's reference is
+made with the quote and kept in the slots, so a replayed or double-pressed Confirm, or a PIN
+sent twice, never sends twice; a quote older
 than the quote lifetime is refused. A send refused because the user is not verified yet waits
 for the identity flow to resume it (``conversations.after_verify`` has the rule). Claims are
 ``conversations.claims``; the news about transfers afterwards, ``conversations.transfer_news``.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from sqlalchemy import select
@@ -28,7 +30,7 @@ from conversations.i18n import N_, Localizer, display_phone, example_phone
 from conversations.intents import Intent
 from conversations.messages import Button, ChatKind, Reply, forgetting
 from conversations.parser import Parsed
-from conversations.turn import Turn
+from conversations.turn import OutsideCall, Turn
 from conversations.vocabulary import LANGUAGES, load_language, phrase_key
 from domain import banks, kyc, pins, risk
 from domain.countries import Country
@@ -38,7 +40,7 @@ from domain.money import Money, MoneyError
 from domain.payout_routes import route_payout
 from domain.phones import country_of_phone, mask_phone
 from domain.pins import PinProblem
-from domain.ports import LookupStatus, PayoutDestination, PayoutGateway, PayoutKind
+from domain.ports import AccountLookup, LookupStatus, PayoutDestination, PayoutGateway, PayoutKind
 from domain.transfers import (
     Recipient,
     Refusal,
@@ -53,6 +55,8 @@ from domain.users import available_balance
 #: Waiting for the amount, the recipient, a bank account number, the bank of an account number.
 AMOUNT, RECIPIENT, ACCOUNT, BANK = "send_amount", "send_recipient", "send_account", "send_bank"
 ASKING = (AMOUNT, RECIPIENT, ACCOUNT, BANK)
+#: Waiting for the payout gateway's account-name lookup (made after the turn commits).
+LOOKUP = "send_lookup"
 #: A quote is shown with Confirm / Cancel.
 CONFIRM = "send_confirm"
 #: The button action that confirms a quote (``sendok:<reference>``).
@@ -210,7 +214,7 @@ async def on_text(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
         return forgetting([Reply(turn.t._(_STRAY_SECRET))])
     if state == CONFIRM and parsed.intent is Intent.CONFIRM:
         return await confirm(turn, None)
-    if state in (*ASKING, CONFIRM) and parsed.intent in (Intent.UNKNOWN, Intent.SEND_MONEY):
+    if state in (*ASKING, LOOKUP, CONFIRM) and parsed.intent in (Intent.UNKNOWN, Intent.SEND_MONEY):
         return await _continue(turn, text, parsed)
     return None
 
@@ -369,41 +373,49 @@ def _destination(turn: Turn, slots: dict[str, Any]) -> tuple[PayoutDestination, 
     return (route.destination, route.gateway) if route is not None else None
 
 
-async def _payout_name(turn: Turn, slots: dict[str, Any]) -> tuple[str | None, list[Reply] | None]:
-    """The account holder's name from the gateway's lookup, or the replies that stop the send."""
-    t = turn.t
+async def _ask_payout_name(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
+    """Ask the gateway for the account holder's name (after commit); the quote follows its answer."""
     found = _destination(turn, slots)
     if found is None:
         turn.reset()
-        return None, [await refusal_reply(turn, Refusal.NO_ROUTE, None)]
+        return [await refusal_reply(turn, Refusal.NO_ROUTE, None)]
     destination, gateway = found
-    lookup = await gateway.lookup_account(destination)
+    turn.set_slots(slots, LOOKUP)
+    return turn.call_outside(
+        OutsideCall("account_lookup", partial(gateway.lookup_account, destination), _on_payout_name)
+    )
+
+
+async def _on_payout_name(turn: Turn, lookup: AccountLookup) -> list[Reply]:
+    """The gateway's answer about the account: the quote, or the replies that stop the send."""
+    t = turn.t
+    slots = turn.slots
     if lookup.status is LookupStatus.UNAVAILABLE:
         turn.reset()
-        return None, [Reply(t._("I can't check that account right now. Please try again in a few minutes."))]
+        return [Reply(t._("I can't check that account right now. Please try again in a few minutes."))]
     if lookup.status is LookupStatus.NOT_FOUND:
         account = mask_phone(slots.pop("account"))
         text = t._(
             "I couldn't find account %(account)s. Please check the number and send it again.", account=account
         )
         question = _ask_recipient(turn, slots)
-        return None, [Reply(text), *([question] if question else [])]
-    return lookup.account_name, None
+        return [Reply(text), *([question] if question else [])]
+    return await _show_quote(turn, slots, lookup.account_name, "")
 
 
 async def _quote(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
+    if slots.get("payout"):
+        return await _ask_payout_name(turn, slots)
+    user_id = await _user_with_phone(turn.session, slots["phone"])
+    name = await payees.name_of(turn.session, user_id) if user_id is not None else None
+    note = _claim_note(turn, slots["phone"]) if user_id is None else ""
+    return await _show_quote(turn, slots, name, note)
+
+
+async def _show_quote(turn: Turn, slots: dict[str, Any], name: str | None, note: str) -> list[Reply]:
+    """The quote with Confirm / Cancel, under a reference made now (so a Confirm sends once)."""
     t = turn.t
     country = _country(turn)
-    note = ""
-    if slots.get("payout"):
-        name, stop = await _payout_name(turn, slots)
-        if stop is not None:
-            return stop
-    else:
-        user_id = await _user_with_phone(turn.session, slots["phone"])
-        name = await payees.name_of(turn.session, user_id) if user_id is not None else None
-        if user_id is None:
-            note = _claim_note(turn, slots["phone"])
     slots.update(ref=new_reference(), quoted_at=utcnow().isoformat(), name=name)
     turn.set_slots(slots, CONFIRM)
     amount = Money(slots["amount"], country.currency)

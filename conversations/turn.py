@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations.i18n import Localizer, localizer
-from conversations.messages import InboundMessage
+from conversations.messages import InboundMessage, Reply
 from domain.countries import Country, get_country
 from domain.funding import FundingService
 from domain.gifts import DEFAULT_TTL_HOURS
@@ -43,6 +45,33 @@ class ChatState:
     """Why this turn handed the chat to a person (``domain.handoff.Reason``), if it did."""
 
 
+Answer = TypeVar("Answer")
+
+#: The slot that names the outside answer a conversation waits for (``OutsideCall.token``).
+WAITING_FOR = "waiting_for"
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideCall(Generic[Answer]):
+    """A question a flow puts to the outside world (a registry, a bank, a gateway) in a turn.
+
+    The engine commits the turn first, then awaits ``ask`` with no transaction open, then hands
+    the answer to ``apply`` in a new turn that holds the conversation's lock again, but only if
+    the conversation still waits for this very call (its ``token``): a user who wrote again
+    meanwhile, a person taking the chat, or a second delivery of the answer changes nothing.
+    """
+
+    kind: str
+    """What is asked (for logs): ``account_lookup``, ``identity_check``, ``payment_link``."""
+    ask: Callable[[], Awaitable[Answer]]
+    """The outside call; it must not raise for the provider's trouble (answer that instead)."""
+    apply: Callable[[Turn, Answer], Awaitable[list[Reply]]]
+    """The flow's next step with the answer, in the new turn; returns that turn's replies."""
+    secret: bool = False
+    """The message that led to the call held a secret (an identity number): it is redacted."""
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
 @dataclass
 class Turn:
     """One inbound message being answered, inside one database transaction."""
@@ -70,6 +99,8 @@ class Turn:
     """Key of the identity-number hashes (``domain.kyc``); empty where KYC checks are not wired."""
     gift_ttl_hours: int = DEFAULT_TTL_HOURS
     """How long a gift asked for in this turn stays claimable once confirmed (``GIFT_TTL_HOURS``)."""
+    outside: OutsideCall[Any] | None = None
+    """The outside call this turn asked for, made by the engine once the turn has committed."""
 
     @property
     def session(self) -> AsyncSession:
@@ -99,3 +130,13 @@ class Turn:
     def reset(self) -> None:
         """Forget any flow in progress."""
         self.set_slots({}, "idle")
+
+    def call_outside(self, call: OutsideCall[Answer]) -> list[Reply]:
+        """Ask the outside world after this turn commits; its answer comes in a turn of its own.
+
+        Returns this turn's replies for the flow to return (none: the answer's turn speaks).
+        """
+        if self.outside is not None:
+            raise RuntimeError(f"a turn makes one outside call; {self.outside.kind} is already asked")
+        self.outside = call
+        return []

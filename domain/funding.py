@@ -123,6 +123,15 @@ class KycLimitReached(FundingProblem):
 
 
 @dataclass(frozen=True, slots=True)
+class Recorded:
+    """A payment recorded but not yet asked of its gateway: what ``complete`` needs."""
+
+    payment_id: int
+    gateway: str
+    request: PaymentRequest
+
+
+@dataclass(frozen=True, slots=True)
 class Started:
     """A payment started at a gateway: what to show the user."""
 
@@ -194,7 +203,6 @@ class FundingService:
 
     async def start(
         self,
-        session: AsyncSession,
         *,
         user_id: int,
         conversation_id: int | None,
@@ -203,11 +211,37 @@ class FundingService:
         phone: str | None = None,
         gateway: str | None = None,
     ) -> Started:
-        """Record a payment and ask the gateway for a link (or a prompt on the payer's phone).
+        """Record a payment and ask the gateway for a link: ``record`` then ``complete``.
 
-        Runs in the caller's transaction. A gateway that cannot be reached leaves the payment
-        pending (the poller finds out whether it exists) and raises ``GatewayUnavailable``. A
-        top-up above the user's KYC caps (balance, monthly top-ups) raises ``KycLimitReached``.
+        Raises what ``record`` and ``complete`` raise.
+        """
+        async with self.db.transaction() as session:
+            recorded = await self.record(
+                session,
+                user_id=user_id,
+                conversation_id=conversation_id,
+                country=country,
+                amount=amount,
+                phone=phone,
+                gateway=gateway,
+            )
+        return await self.complete(recorded)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        *,
+        user_id: int,
+        conversation_id: int | None,
+        country: Country,
+        amount: Money,
+        phone: str | None = None,
+        gateway: str | None = None,
+    ) -> Recorded:
+        """Record a payment (``created``) in the caller's transaction; the gateway is asked later.
+
+        A top-up outside the country's range raises ``AmountOutOfRange``, one above the user's
+        KYC caps (balance, monthly top-ups) ``KycLimitReached``, one nobody serves ``NoGateway``.
         """
         name = self.gateway_for(country, gateway)
         if name is None:
@@ -243,16 +277,52 @@ class FundingService:
             customer_id=user_id,
             phone=phone,
         )
+        return Recorded(payment.id, name, request)
+
+    async def complete(self, recorded: Recorded) -> Started:
+        """Ask the gateway for the recorded payment's link with no transaction open, then file it.
+
+        The answer is filed in a short transaction of its own, on the payment's row: a payment
+        already filed, or settled meanwhile, keeps what it has (a second answer for one reference
+        changes nothing; the gateway keys the payment by that reference). A
+        gateway that cannot be reached leaves the payment pending (the poller finds out whether
+        it exists) and raises ``GatewayUnavailable``.
+        """
         try:
-            link = await self.gateways[name].create_payment(request)
+            answer: PaymentLink | PaymentGatewayError = await self.gateways[recorded.gateway].create_payment(
+                recorded.request
+            )
         except PaymentGatewayError as error:
-            payment.state = PaymentState.PENDING
-            payment.detail = f"start: {error}"[:500]
-            raise GatewayUnavailable(str(error)) from error
-        payment.state = PaymentState.PENDING
-        payment.payment_url = link.url
-        payment.gateway_reference = link.gateway_reference
-        return Started(payment, link)
+            answer = error
+        async with self.db.transaction() as session:
+            started = await self.file_link(session, recorded.payment_id, answer)
+        if started is None:
+            raise GatewayUnavailable(str(answer))
+        return started
+
+    @staticmethod
+    async def file_link(
+        session: AsyncSession, payment_id: int, answer: PaymentLink | PaymentGatewayError
+    ) -> Started | None:
+        """File the gateway's answer on the payment under its row lock; None when it could not start it.
+
+        Only a payment still ``created`` takes the answer: a repeated or late one changes nothing.
+        """
+        payment = await session.scalar(
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert payment is not None  # recorded (and committed) before the gateway was asked
+        if payment.state == PaymentState.CREATED:
+            payment.state, payment.updated_at = PaymentState.PENDING, utcnow()
+            if isinstance(answer, PaymentGatewayError):
+                payment.detail = f"start: {answer}"[:500]
+            else:
+                payment.payment_url = answer.url
+                payment.gateway_reference = answer.gateway_reference
+        return None if isinstance(answer, PaymentGatewayError) else Started(payment, answer)
 
     # -- webhooks ---------------------------------------------------------------------------
 

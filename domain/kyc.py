@@ -33,10 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import audit, ledger
 from domain.countries import COUNTRY_CODES, get_country
-from domain.database import dialect_insert
+from domain.database import Database, dialect_insert
 from domain.models import KycProfile, Payment, User, utcnow
 from domain.money import Money
-from domain.ports import IdentityKind, IdentityStatus, IdentityVerifier
+from domain.ports import IdentityCheck, IdentityKind, IdentityStatus, IdentityVerifier
 
 log = logging.getLogger(__name__)
 
@@ -531,8 +531,28 @@ _STATUS_REFUSALS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class UpgradeCheck:
+    """An identity upgrade past the refusals that need no registry: what to ask it, and of whom.
+
+    Held in memory only, between ``prepare_upgrade`` and ``apply_upgrade``: ``number`` is the
+    identity number in clear, which is never written anywhere.
+    """
+
+    user_id: int
+    country: str
+    kind: IdentityKind
+    number: str
+    """The normalized number, for the registry."""
+    digest: str
+
+    async def ask(self, verifier: IdentityVerifier) -> IdentityCheck:
+        """Ask the registry (a billed call): made with no transaction open."""
+        return await verifier.verify(self.kind, self.number, self.country)
+
+
 async def upgrade(
-    session: AsyncSession,
+    db: Database,
     *,
     user_id: int,
     country: str,
@@ -543,38 +563,77 @@ async def upgrade(
 ) -> UpgradeResult:
     """Verify an identity number with the registry and raise the user's tier by what it earns.
 
+    The three steps in their own transactions: ``prepare_upgrade``, the registry asked with no
+    transaction open, ``apply_upgrade``.
+    """
+    async with db.transaction() as session:
+        prepared = await prepare_upgrade(
+            session, user_id=user_id, country=country, kind=kind, number=number, pepper=pepper
+        )
+    if isinstance(prepared, UpgradeResult):
+        return prepared
+    answer = await prepared.ask(verifier)
+    async with db.transaction() as session:
+        return await apply_upgrade(session, prepared, answer)
+
+
+async def prepare_upgrade(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    country: str,
+    kind: IdentityKind,
+    number: str,
+    pepper: str | bytes,
+) -> UpgradeCheck | UpgradeResult:
+    """The refusals an upgrade gets before the registry is asked, or the check to make.
+
     Refusals write nothing: a malformed number or one that does not count in ``country``, a
-    number not found or a registry that did not answer, a number linked to another user, a
-    second number of a kind the user already verified, a holder whose name does not match the
-    user's other verified number. On a match only the keyed hash, the last 4 characters and the
-    holder's name are stored, the tier becomes what the verified numbers earn (never lower than
-    it was, never a staff-review tier) and an audit line records it, in the caller's transaction.
+    number linked to another user, a second number of a kind the user already verified (a
+    number already on the profile comes back as ALREADY_VERIFIED).
     """
     country = country.upper()
-    before = await tier_of(session, user_id)
-
-    def refused(outcome: UpgradeOutcome, problem: NumberProblem | None = None) -> UpgradeResult:
-        return UpgradeResult(outcome, before, before, problem)
-
     if kind not in accepted_kinds(country):
-        return refused(UpgradeOutcome.NOT_ACCEPTED)
+        return await _refused(session, user_id, UpgradeOutcome.NOT_ACCEPTED)
     normalized = validate_number(kind, number)
     if isinstance(normalized, NumberProblem):
-        return refused(UpgradeOutcome.INVALID_NUMBER, normalized)
+        return await _refused(session, user_id, UpgradeOutcome.INVALID_NUMBER, normalized)
     digest = identity_hash(kind, country, normalized, pepper)
     # Cheap refusals first: every registry lookup is billed, found or not.
     early = await _refusal(session, await profile(session, user_id), kind, digest, user_id)
     if early is not None:
-        return refused(early)
-    check = await verifier.verify(kind, normalized, country)
-    if check.status in _STATUS_REFUSALS:
-        log.info("user %s: %s check refused (%s)", user_id, kind.value, check.status.value)
-        return refused(_STATUS_REFUSALS[check.status])
-    late = await _late_refusal(session, user_id, kind, digest, check.full_name)
+        return await _refused(session, user_id, early)
+    return UpgradeCheck(user_id, country, kind, normalized, digest)
+
+
+async def apply_upgrade(session: AsyncSession, check: UpgradeCheck, answer: IdentityCheck) -> UpgradeResult:
+    """File the registry's answer: refuse (writing nothing) or store the number and raise the tier.
+
+    Refused: a number not found or a registry that did not answer, and again under the locks
+    what ``prepare_upgrade`` refused (a racing request may have won), plus a holder whose name
+    does not match the user's other verified number. On a match only the keyed hash, the last 4
+    characters and the holder's name are stored, the tier becomes what the verified numbers earn
+    (never lower than it was, never a staff-review tier) and an audit line records it, in the
+    caller's transaction. Applying the same answer twice stores it once (ALREADY_VERIFIED).
+    """
+    if answer.status in _STATUS_REFUSALS:
+        log.info("user %s: %s check refused (%s)", check.user_id, check.kind.value, answer.status.value)
+        return await _refused(session, check.user_id, _STATUS_REFUSALS[answer.status])
+    late = await _late_refusal(session, check.user_id, check.kind, check.digest, answer.full_name)
     if late is not None:
-        return refused(late)
-    found = await _locked_profile(session, user_id)
-    return await _store(session, found, country, kind, normalized, digest, check.full_name)
+        return await _refused(session, check.user_id, late)
+    found = await _locked_profile(session, check.user_id)
+    return await _store(
+        session, found, check.country, check.kind, check.number, check.digest, answer.full_name
+    )
+
+
+async def _refused(
+    session: AsyncSession, user_id: int, outcome: UpgradeOutcome, problem: NumberProblem | None = None
+) -> UpgradeResult:
+    """An upgrade that changed nothing: the user's tier as it is."""
+    tier = await tier_of(session, user_id)
+    return UpgradeResult(outcome, tier, tier, problem)
 
 
 async def _late_refusal(

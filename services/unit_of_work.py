@@ -3,9 +3,9 @@
 A use case opens ``uow.transaction()``. Called from a door that has no transaction of its own
 (an API handler, a staff action), that begins one and commits it; called inside a transaction
 already open on the same unit of work (a chat turn, which holds its conversation's row lock for
-the whole turn), it joins it. Work that must wait for the commit (queue an order for fulfilment,
-publish a live event) is handed to ``after_commit``; it runs once the outermost transaction has
-committed, and never if it rolled back.
+the whole turn, and so never calls a provider inside it), it joins it. Work that must wait for
+the commit (queue an order for fulfilment, publish a live event) is handed to ``after_commit``;
+it runs once the outermost transaction has committed, and never if it rolled back.
 """
 
 from __future__ import annotations

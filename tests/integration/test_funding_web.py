@@ -86,10 +86,11 @@ async def test_celery_beat_task_finds_a_payment_whose_webhook_never_came(db: Dat
             user = User(country="NG", language="en")
             session.add(user)
             await session.flush()
-            started = await service.start(
-                session, user_id=user.id, conversation_id=None, country=country, amount=Money.of(1000, "NGN")
-            )
-            reference = started.payment.reference
+            user_id = user.id
+        started = await service.start(
+            user_id=user_id, conversation_id=None, country=country, amount=Money.of(1000, "NGN")
+        )
+        reference = started.payment.reference
         sandbox = sandbox_of(runner)
         sandbox.pay(sandbox.payments[reference])
         async with db.transaction() as session:

@@ -66,15 +66,11 @@ async def _start(rig: tuple[Kit, FundingService, str], db: Database) -> tuple[in
         user = User(country=kit.country, language="en")
         session.add(user)
         await session.flush()
-        started = await service.start(
-            session,
-            user_id=user.id,
-            conversation_id=None,
-            country=country,
-            amount=kit.amount,
-            phone=kit.phone,
-        )
-        user_id, reference = user.id, started.payment.reference
+        user_id = user.id
+    started = await service.start(
+        user_id=user_id, conversation_id=None, country=country, amount=kit.amount, phone=kit.phone
+    )
+    reference = started.payment.reference
     return user_id, reference, kit.sandbox.payments[reference]
 
 
@@ -328,14 +324,14 @@ async def test_amount_outside_the_country_bounds_is_refused(
         user = User(country=kit.country, language="en")
         session.add(user)
         await session.flush()
-        with pytest.raises(AmountOutOfRange):
-            await service.start(
-                session,
-                user_id=user.id,
-                conversation_id=None,
-                country=country,
-                amount=Money(country.funding_max.minor + 1, country.currency),
-            )
+        user_id = user.id
+    with pytest.raises(AmountOutOfRange):
+        await service.start(
+            user_id=user_id,
+            conversation_id=None,
+            country=country,
+            amount=Money(country.funding_max.minor + 1, country.currency),
+        )
 
 
 def test_kits_cover_the_funding_gateways() -> None:

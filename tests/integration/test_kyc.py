@@ -79,16 +79,9 @@ async def _upgrade(
     country: str = "NG",
 ) -> UpgradeResult:
     SENT.add(number)
-    async with db.transaction() as session:
-        return await kyc.upgrade(
-            session,
-            user_id=user_id,
-            country=country,
-            kind=kind,
-            number=number,
-            verifier=verifier,
-            pepper=PEPPER,
-        )
+    return await kyc.upgrade(
+        db, user_id=user_id, country=country, kind=kind, number=number, verifier=verifier, pepper=PEPPER
+    )
 
 
 async def _profile(db: Database, user_id: int) -> KycProfile | None:
@@ -303,10 +296,9 @@ async def test_an_upgrade_without_a_pepper_is_refused(db: Database, verifier: Do
     bvn, _ = _person()
     SENT.add(bvn)
     with pytest.raises(kyc.KycError):
-        async with db.transaction() as session:
-            await kyc.upgrade(
-                session, user_id=user_id, country="NG", kind=BVN, number=bvn, verifier=verifier, pepper=""
-            )
+        await kyc.upgrade(
+            db, user_id=user_id, country="NG", kind=BVN, number=bvn, verifier=verifier, pepper=""
+        )
 
 
 async def _all_values(db: Database, table: str) -> list[str]:

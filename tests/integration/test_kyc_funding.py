@@ -99,15 +99,9 @@ PHONES = {"NG": None, "SN": "+221771234567"}
 async def _start(rig: Rig, db: Database, user_id: int, amount: Money, country: str = "NG") -> Started:
     served = get_country(country)
     assert served is not None
-    async with db.transaction() as session:
-        return await rig.service.start(
-            session,
-            user_id=user_id,
-            conversation_id=None,
-            country=served,
-            amount=amount,
-            phone=PHONES[country],
-        )
+    return await rig.service.start(
+        user_id=user_id, conversation_id=None, country=served, amount=amount, phone=PHONES[country]
+    )
 
 
 async def _refused(
