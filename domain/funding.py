@@ -30,7 +30,6 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import kyc, ledger
-from domain.clock import aware
 from domain.countries import Country
 from domain.database import Database, dialect_insert
 from domain.models import Notification, Payment, PaymentEvent, utcnow
@@ -473,7 +472,7 @@ class FundingService:
 
     def _wait(self, payment: Payment, answer: PaymentCheck, now: datetime) -> tuple[Outcome, str]:
         payment.detail = (answer.detail or answer.status.value)[:500]
-        if now - aware(payment.created_at) > self.max_age:
+        if now - payment.created_at > self.max_age:
             payment.state, payment.next_check_at = PaymentState.EXPIRED, None
             return Outcome.EXPIRED, payment.detail
         delay = self.check_delays[min(payment.checks - 1, len(self.check_delays) - 1)]
