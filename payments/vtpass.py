@@ -11,18 +11,18 @@ non-JSON, unknown code — is ``PENDING`` and must be requeried, never treated a
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from domain.money import Money, to_major
 from domain.phones import mask_phone
@@ -80,6 +80,70 @@ class Variation:
 
 class VTpassError(Exception):
     """A catalog call (not a top-up) that VTpass did not answer usefully."""
+
+
+class _Reply(BaseModel):
+    """What VTpass sends back, read leniently: fields it omits take their defaults, numbers read
+    as strings; field names are VTpass's own (``transactionId``, ``fixedPrice``)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class _Transaction(_Reply):
+    status: str = ""
+    transactionId: str | None = None
+
+
+class _Content(_Reply):
+    transactions: _Transaction | None = None
+
+
+class TopupReply(_Reply):
+    """A ``/api/pay`` or ``/api/requery`` reply: the outer code and, on ``000``, the transaction."""
+
+    code: str = ""
+    response_description: str = ""
+    transactionId: str | None = None
+    content: _Content | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _content_or_none(cls, value: Any) -> Any:
+        """Error replies carry ``content`` as a list or a string: no transaction, then."""
+        return value if isinstance(value, dict) else None
+
+    @property
+    def transaction(self) -> _Transaction:
+        """The transaction the reply describes (empty when it describes none)."""
+        return self.content.transactions if self.content and self.content.transactions else _Transaction()
+
+    @property
+    def description(self) -> str:
+        """The reply's description, cut to what a log line and an order event hold."""
+        return self.response_description[:200]
+
+    @property
+    def provider_reference(self) -> str | None:
+        """VTpass's own transaction id, if the reply carries one."""
+        return self.transactionId or self.transaction.transactionId or None
+
+
+class _VariationRow(_Reply):
+    variation_code: str
+    name: str
+    variation_amount: Decimal
+    fixedPrice: str = ""
+
+
+class _VariationsContent(_Reply):
+    variations: list[_VariationRow]
+
+
+class VariationsReply(_Reply):
+    """A ``/api/service-variations`` reply."""
+
+    response_description: str
+    content: _VariationsContent
 
 
 class VTpassProvider:
@@ -156,11 +220,10 @@ class VTpassProvider:
             mask_phone(phone),
             request.amount,
         )
-        payload, trouble = await self._post("/api/pay", body)
-        if payload is None:
+        reply, trouble = await self._post("/api/pay", body)
+        if reply is None:
             return self._pending(request.reference, f"pay: {trouble}")
-        code = _code(payload)
-        if code == "014":
+        if reply.code == "014":
             # VTpass already holds this reference: report what became of it, never buy again.
             log.info("vtpass pay ref=%s duplicate request_id; requerying", request.reference)
             stored = await self.query_topup(request.reference)
@@ -171,25 +234,24 @@ class VTpassProvider:
                     "014 request id already exists but requery cannot find it",
                 )
             return stored
-        if code == "087":
+        if reply.code == "087":
             # Refused at the door: nothing was created, so this is a definite failure.
             log.error("vtpass pay ref=%s refused: invalid credentials", request.reference)
-            return TopupResult(TopupStatus.FAILED, None, f"087 {_description(payload)}")
-        return self._interpret(request.reference, "pay", payload)
+            return TopupResult(TopupStatus.FAILED, None, f"087 {reply.description}")
+        return self._interpret(request.reference, "pay", reply)
 
     async def query_topup(self, reference: str) -> TopupResult:
         """Requery VTpass about ``reference``; unknown references are ``NOT_FOUND``."""
-        payload, trouble = await self._post("/api/requery", {"request_id": reference})
-        if payload is None:
+        reply, trouble = await self._post("/api/requery", {"request_id": reference})
+        if reply is None:
             return self._pending(reference, f"requery: {trouble}")
-        code = _code(payload)
-        if code == "015":
+        if reply.code == "015":
             log.info("vtpass requery ref=%s not found", reference)
-            return TopupResult(TopupStatus.NOT_FOUND, None, f"015 {_description(payload)}")
-        if code == "087":
+            return TopupResult(TopupStatus.NOT_FOUND, None, f"015 {reply.description}")
+        if reply.code == "087":
             log.error("vtpass requery ref=%s refused: invalid credentials", reference)
-            return self._pending(reference, f"requery: 087 {_description(payload)}")
-        return self._interpret(reference, "requery", payload)
+            return self._pending(reference, f"requery: 087 {reply.description}")
+        return self._interpret(reference, "requery", reply)
 
     async def service_variations(self, service_id: str) -> tuple[Variation, ...]:
         """List the variations (bundles) VTpass sells under ``service_id``, e.g. ``mtn-data``."""
@@ -203,30 +265,22 @@ class VTpassProvider:
             ) as response:
                 if response.status != 200:
                     raise VTpassError(f"HTTP {response.status}")
-                payload = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raw = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise VTpassError(f"service-variations {service_id}: {exc!r}") from exc
-        if not isinstance(payload, dict) or payload.get("response_description") != "000":
-            raise VTpassError(f"service-variations {service_id}: {payload!r}"[:300])
-        content = payload.get("content")
-        raw = content.get("variations") if isinstance(content, dict) else None
-        if not isinstance(raw, list):
-            raise VTpassError(f"service-variations {service_id}: no variations")
         try:
-            return tuple(
-                Variation(
-                    code=str(v["variation_code"]),
-                    name=str(v["name"]),
-                    amount=Decimal(str(v["variation_amount"])),
-                    fixed_price=str(v.get("fixedPrice", "")).lower() == "yes",
-                )
-                for v in raw
-            )
-        except (KeyError, TypeError, InvalidOperation) as exc:
-            raise VTpassError(f"service-variations {service_id}: bad variation") from exc
+            reply = VariationsReply.model_validate_json(raw)
+        except ValidationError as exc:
+            raise VTpassError(f"service-variations {service_id}: {raw[:200]!r}") from exc
+        if reply.response_description != "000":
+            raise VTpassError(f"service-variations {service_id}: {reply.response_description[:200]}")
+        return tuple(
+            Variation(v.variation_code, v.name, v.variation_amount, v.fixedPrice.lower() == "yes")
+            for v in reply.content.variations
+        )
 
-    async def _post(self, path: str, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-        """POST and return the JSON object, or ``None`` with why the outcome is unknown."""
+    async def _post(self, path: str, body: dict[str, Any]) -> tuple[TopupReply | None, str]:
+        """POST and return the reply, or ``None`` with why the outcome is unknown."""
         url = f"{self._base_url}{path}"
         try:
             async with self._http().post(
@@ -240,23 +294,19 @@ class VTpassProvider:
         except aiohttp.ClientError as exc:
             return None, f"connection error: {type(exc).__name__}"
         try:
-            payload = _json_object(raw.decode("utf-8"))
-        except ValueError:
-            return None, f"HTTP {response.status} non-JSON reply"
-        return payload, ""
+            return TopupReply.model_validate_json(raw), ""
+        except ValidationError:
+            return None, f"HTTP {response.status} reply is not a VTpass JSON object"
 
     def _pending(self, reference: str, detail: str, provider_ref: str | None = None) -> TopupResult:
         log.warning("vtpass ref=%s outcome unknown (%s); will requery", reference, detail)
         return TopupResult(TopupStatus.PENDING, provider_ref, detail)
 
-    def _interpret(self, reference: str, call: str, payload: dict[str, Any]) -> TopupResult:
-        """Map a VTpass JSON reply to a result, leaning to PENDING whenever unsure."""
-        code = _code(payload)
-        description = _description(payload)
-        txn = _transaction(payload)
-        provider_ref = _provider_reference(payload, txn)
+    def _interpret(self, reference: str, call: str, reply: TopupReply) -> TopupResult:
+        """Map a VTpass reply to a result, leaning to PENDING whenever unsure."""
+        code, description, provider_ref = reply.code, reply.description, reply.provider_reference
         if code == "000":
-            inner = str(txn.get("status", "")).lower()
+            inner = reply.transaction.status.lower()
             if inner in _DELIVERED:
                 log.info("vtpass %s ref=%s delivered txn=%s", call, reference, provider_ref)
                 return TopupResult(TopupStatus.DELIVERED, provider_ref, f"000 {inner}")
@@ -274,30 +324,3 @@ class VTpassProvider:
                 reference, f"{call}: {code} {PENDING_CODES[code]}: {description}", provider_ref
             )
         return self._pending(reference, f"{call}: unexpected {code!r}", provider_ref)
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("not a JSON object")
-    return value
-
-
-def _code(payload: dict[str, Any]) -> str:
-    code = payload.get("code")
-    return str(code) if code is not None else ""
-
-
-def _description(payload: dict[str, Any]) -> str:
-    return str(payload.get("response_description", ""))[:200]
-
-
-def _transaction(payload: dict[str, Any]) -> dict[str, Any]:
-    content = payload.get("content")
-    txn = content.get("transactions") if isinstance(content, dict) else None
-    return txn if isinstance(txn, dict) else {}
-
-
-def _provider_reference(payload: dict[str, Any], txn: dict[str, Any]) -> str | None:
-    ref = payload.get("transactionId") or txn.get("transactionId")
-    return str(ref) if ref else None
