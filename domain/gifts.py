@@ -224,11 +224,12 @@ async def confirm(
         )
         for n in range(1, offer.shares + 1)
     ]
-    # All shares or none: a savepoint undoes the shares the wallet could afford.
-    async with session.begin_nested():
-        results = await ledger.create_transfers(session, batch)
-        if any(r is not ledger.TransferResult.CREATED for r in results):
-            raise ledger.InsufficientFunds(batch[0].id)
+    # All shares or none: a linked batch writes nothing when the wallet cannot afford them all.
+    results = await ledger.create_transfers(session, batch, linked=True)
+    if ledger.TransferResult.INSUFFICIENT_FUNDS in results:
+        raise ledger.InsufficientFunds(batch[0].id)
+    if any(result is not ledger.TransferResult.CREATED for result in results):
+        raise ledger.LedgerError(f"gift {gift.id}'s escrow exists with other terms: {results}")
     now = utcnow()
     gift.kind = offer.kind
     gift.country = offer.country

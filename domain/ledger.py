@@ -51,6 +51,8 @@ class TransferResult(StrEnum):
     EXISTS = "exists"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     CONFLICT = "conflict"
+    LINKED_EVENT_FAILED = "linked_event_failed"
+    """In a linked batch, another transfer failed, so this one was not created either."""
 
 
 class TransferCode(StrEnum):
@@ -457,12 +459,19 @@ class _Deltas:
         await (await session.connection()).execute(statement, params)
 
 
-async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) -> list[TransferResult]:
+async def create_transfers(
+    session: AsyncSession, batch: Sequence[NewTransfer], *, linked: bool = False
+) -> list[TransferResult]:
     """Create many transfers in the caller's transaction; return one result per transfer.
 
     Transfers apply in batch order. A transfer whose id already exists with the same terms is
     ``EXISTS`` and moves nothing; with other terms, ``CONFLICT``. A transfer that would take a
     no-overdraft account below zero is ``INSUFFICIENT_FUNDS`` and leaves no trace.
+
+    ``linked`` (TigerBeetle's linked events): all of the batch's transfers are created or none
+    is. If one is refused or already exists, it keeps its result, the others this call would
+    have created are ``LINKED_EVENT_FAILED``, and nothing of the batch is written. (A savepoint
+    cannot do this: the driver statements run outside SQLAlchemy's view of the transaction.)
     """
     if len({t.id for t in batch}) != len(batch):
         raise LedgerError("a batch may not repeat a transfer id")
@@ -492,6 +501,10 @@ async def create_transfers(session: AsyncSession, batch: Sequence[NewTransfer]) 
         _bump(debit, f"debits_{phase}", transfer.amount, deltas)
         _bump(credit, f"credits_{phase}", transfer.amount, deltas)
         results[transfer.id] = TransferResult.CREATED
+    if linked and (rejected or len(claimed) < len(batch)):
+        created = [t.id for t in batch if results.get(t.id) is TransferResult.CREATED]
+        results.update(dict.fromkeys(created, TransferResult.LINKED_EVENT_FAILED))
+        rejected, deltas = [*rejected, *created], _Deltas()
     if rejected:
         await session.execute(delete(Transfer).where(Transfer.id.in_(rejected)))
     await deltas.apply(session)

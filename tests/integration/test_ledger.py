@@ -120,6 +120,38 @@ async def test_concurrent_post_and_void_of_one_pending_transfer_resolve_it_once(
     await assert_ledger_balanced(db)
 
 
+async def test_a_linked_batch_is_created_whole_or_not_at_all(db: Database) -> None:
+    wallet, _promo, topups = await _funded_wallet(db, 1_000)
+    done = NewTransfer(uuid.uuid4().hex, wallet, topups, 100, "NGN", "purchase")
+    async with db.transaction() as session:
+        assert await ledger.create_transfer(session, done) is TransferResult.CREATED
+    cases = [
+        ([400, 700], [TransferResult.LINKED_EVENT_FAILED, TransferResult.INSUFFICIENT_FUNDS]),
+        (None, [TransferResult.LINKED_EVENT_FAILED, TransferResult.EXISTS]),  # one already exists
+    ]
+    for amounts, expected in cases:
+        fresh = NewTransfer(uuid.uuid4().hex, wallet, topups, 300, "NGN", "purchase", pending=True)
+        batch = (
+            [
+                NewTransfer(uuid.uuid4().hex, wallet, topups, a, "NGN", "purchase", pending=True)
+                for a in amounts
+            ]
+            if amounts
+            else [fresh, done]
+        )
+        # Committed on purpose: the refusal must leave nothing behind even when the caller goes on.
+        async with db.transaction() as session:
+            assert await ledger.create_transfers(session, batch, linked=True) == expected
+        async with db.transaction() as session:
+            assert await session.get(Transfer, batch[0].id) is None
+            assert (await ledger.balance(session, wallet)).available == 900
+    async with db.transaction() as session:
+        both = [NewTransfer(uuid.uuid4().hex, wallet, topups, 450, "NGN", "purchase") for _ in range(2)]
+        assert await ledger.create_transfers(session, both, linked=True) == [TransferResult.CREATED] * 2
+        assert (await ledger.balance(session, wallet)).available == 0
+    await assert_ledger_balanced(db)
+
+
 async def test_a_batch_applies_in_order_and_rejects_only_what_overdraws(db: Database) -> None:
     wallet, _promo, topups = await _funded_wallet(db, 1_000)
     batch = [

@@ -14,10 +14,12 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from domain import gifts as domain_gifts
 from domain import ledger, users
 from domain.database import Database
+from domain.gifts import Claimed, ClaimRequest, GiftOffer, GiftProblem
 from domain.ledger_invariants import invariant_problems
-from domain.models import AuditEntry, Order
+from domain.models import AuditEntry, Conversation, Order
 from domain.money import Money
 from domain.orders import OrderState, Placed, QuoteProblem
 from domain.purchase_terms import OutOfRange, ProductKind, UnknownBundle, WrongCountry
@@ -26,10 +28,12 @@ from nexustop.providers import build_topup_provider
 from nexustop.queues import InProcessQueue
 from nexustop.settings import Settings
 from sandbox.vtpass import start_vtpass_sandbox
-from services import purchases, refunds
+from services import gifts, purchases, refunds
+from services.gifts import GiftConfirmed
 from services.purchases import InsufficientFunds, PurchaseQuote, PurchaseRequest
 from services.refunds import RefundRefusal
 from services.unit_of_work import UnitOfWork
+from tests.integration.ledger_check import assert_ledger_balanced
 
 NG = "+2348031234567"
 
@@ -217,3 +221,80 @@ async def test_after_commit_work_runs_only_once_the_outermost_transaction_commit
             uow.after_commit(note)
             raise RuntimeError("boom")
     assert ran == [True]  # dropped with the rollback
+
+
+async def claimer(db: Database) -> tuple[int, str, int]:
+    """A user with a chat to be told in (a gift's claimer is told of its top-up): (user, channel id, chat)."""
+    channel_user_id = uuid.uuid4().hex
+    async with db.transaction() as session:
+        known = await users.find_or_create_user(session, "test", channel_user_id)
+        conversation = Conversation(user_id=known.user.id, channel="test", chat_id=channel_user_id)
+        session.add(conversation)
+        await session.flush()
+        return known.user.id, channel_user_id, conversation.id
+
+
+async def draft(db: Database, sender: Buyer) -> int:
+    async with db.transaction() as session:
+        made = await domain_gifts.create_draft(
+            session, channel="test", sender_user_id=sender.user_id, spec="2x500"
+        )
+        return made.id
+
+
+OFFER = GiftOffer(ProductKind.AIRTIME, "NG", "NGN", 50_000, shares=2)
+
+
+async def test_a_gift_is_escrowed_once_and_a_short_wallet_or_a_stranger_is_a_typed_problem(
+    db: Database,
+) -> None:
+    poor, rich = await buyer(db, 60_000), await buyer(db, 200_000)
+
+    def confirm(gift_id: int, who: Buyer) -> object:
+        return gifts.confirm_gift(
+            UnitOfWork(db), gift_id=gift_id, sender_user_id=who.user_id, offer=OFFER,
+            sender_conversation_id=None, ttl_seconds=3600,
+        )  # fmt: skip
+
+    short = await confirm(await draft(db, poor), poor)
+    assert short == InsufficientFunds(Money(100_000, "NGN"), Money(60_000, "NGN"))
+    assert await available(db, poor) == 60_000  # all shares or none
+
+    gift_id = await draft(db, rich)
+    assert await confirm(gift_id, poor) is GiftProblem.NOT_YOURS
+    done = await confirm(gift_id, rich)
+    assert isinstance(done, GiftConfirmed) and done.created
+    again = await confirm(gift_id, rich)
+    assert isinstance(again, GiftConfirmed) and not again.created
+    assert await available(db, rich) == 100_000
+    # The refused confirm committed its unit of work: its shares must have left no trace (a
+    # savepoint used to undo the totals but keep the transfer rows the driver had written).
+    await assert_ledger_balanced(db)
+
+
+async def test_a_claim_is_fulfilled_after_commit_and_a_number_abroad_moves_nothing(
+    db: Database, queue: InProcessQueue
+) -> None:
+    sender = await buyer(db, 200_000)
+    gift_id = await draft(db, sender)
+    confirmed = await gifts.confirm_gift(
+        UnitOfWork(db), gift_id=gift_id, sender_user_id=sender.user_id, offer=OFFER,
+        sender_conversation_id=None, ttl_seconds=3600,
+    )  # fmt: skip
+    assert isinstance(confirmed, GiftConfirmed)
+    user_id, channel_user_id, chat = await claimer(db)
+
+    def request(phone: str) -> ClaimRequest:
+        return ClaimRequest(user_id, "test", channel_user_id, chat, phone, "mtn", 50_000)
+
+    abroad = await gifts.claim_gift(UnitOfWork(db), queue, gift_id, request("+233241234567"))
+    assert abroad == WrongCountry("NG", "GH")
+    assert queue.in_flight == 0
+
+    claimed = await gifts.claim_gift(UnitOfWork(db), queue, gift_id, request(NG))
+    assert isinstance(claimed, Claimed) and claimed.created
+    await queue.drain(10)
+    async with db.transaction() as session:
+        order = await session.get(Order, claimed.order.id)
+        assert order is not None and order.state == OrderState.DELIVERED
+    assert await available(db, sender) == 100_000  # one share spent, one still escrowed
