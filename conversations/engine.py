@@ -27,7 +27,7 @@ from conversations.intents import Intent
 from conversations.messages import ChatKind, InboundMessage, Reply, forgetting
 from conversations.parser import Parsed, parse
 from conversations.registry import FLOWS
-from conversations.turn import WAITING_FOR, OutsideCall, Turn
+from conversations.turn import IDLE, WAITING_FOR, OutsideCall, Turn
 from domain import handoff as modes
 from domain import orders
 from domain.countries import get_country
@@ -323,6 +323,7 @@ def _only_country(turn: Turn, text: str) -> bool:
 
 
 async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
+    """A button pressed: cancel is the engine's, any other action goes to the flow that owns it."""
     action, _, value = payload.partition(":")
     if action == "cancel":
         return [await _cancel(turn)]
@@ -332,6 +333,7 @@ async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
 
 
 async def _on_text(turn: Turn, text: str) -> list[Reply]:
+    """A typed message: the engine's rules first, then the flow the chat's state waits in, then the intent."""
     if not text.strip():
         return [account.help_reply(turn)]
     if onboarding.is_language_request(text):
@@ -348,7 +350,7 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
     if flow is not None and (answer := await flow.on_state(turn, text, parsed)) is not None:
         return answer
     # A flow that let the message go may have ended (a send kept for verifying): read the state again.
-    idle = turn.conversation.state == transfers.IDLE
+    idle = turn.conversation.state == IDLE
     if idle and (answer := await transfers.stray_secret(turn, text, parsed)):
         return answer
     if parsed.intent is Intent.CONFIRM:
@@ -407,6 +409,7 @@ def _without_choices(turn: Turn, replies: list[Reply]) -> list[Reply]:
 
 
 async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    """A request no flow in progress took: the flow it starts, else the engine's own answers."""
     intent = parsed.intent
     flow = FLOWS.for_intent(intent)
     if turn.message.chat_kind is ChatKind.GROUP and flow is not None and flow.private_only:
@@ -437,7 +440,7 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
 
 
 async def _cancel(turn: Turn) -> Reply:
-    had_flow = turn.conversation.state != "idle"
+    had_flow = turn.conversation.state != IDLE
     turn.reset()
     if had_flow:
         return Reply(turn.t._("Cancelled. Nothing was charged."))

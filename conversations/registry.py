@@ -14,7 +14,7 @@ from conversations import (
     transfers,
 )
 from conversations.flows import FlowRegistry
-from conversations.transfers import IDLE
+from conversations.turn import IDLE
 
 #: States no flow owns: the engine's own (nothing going on; the country asked before anything else).
 ENGINE_STATES = frozenset((IDLE, onboarding.AWAIT_COUNTRY))

@@ -62,8 +62,6 @@ LOOKUP = "send_lookup"
 CONFIRM = "send_confirm"
 #: The button action that confirms a quote (``sendok:<reference>``).
 ACTIONS = ("sendok",)
-#: The state of a conversation with no flow going on.
-IDLE = "idle"
 #: What a bare PIN-like or BVN-like number gets when nothing waits for one: it may be a secret sent late.
 _STRAY_SECRET = N_(
     "I wasn't waiting for a PIN or an ID number, so if that was one, I've hidden it."

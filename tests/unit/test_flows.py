@@ -16,7 +16,7 @@ from conversations.intents import Intent
 from conversations.messages import Reply
 from conversations.parser import Parsed
 from conversations.registry import ENGINE_ACTIONS, ENGINE_STATES, FLOWS
-from conversations.turn import Turn
+from conversations.turn import IDLE, Turn
 
 PACKAGE = Path(__file__).resolve().parents[2] / "conversations"
 #: A button id's action, as written in an f-string or literal ("net:{…}", "cancel").
@@ -100,7 +100,7 @@ def test_the_registry_finds_each_flow_by_state_action_and_intent() -> None:
     assert FLOWS.for_state(claims.AWAIT_CONTACT) is claims.FLOW
     assert FLOWS.for_state(identity.NUMBER) is identity.FLOW
     assert FLOWS.for_state("pin_enter") is transfers.PIN_FLOW
-    assert FLOWS.for_state("idle") is None
+    assert FLOWS.for_state(IDLE) is None
     assert FLOWS.for_action("sendok") is transfers.FLOW
     assert FLOWS.for_action("giftok") is gifting.FLOW
     assert FLOWS.for_action("lang") is onboarding.LANGUAGE
@@ -132,7 +132,7 @@ def test_two_flows_claiming_one_thing_are_refused(second: Flow) -> None:
 
 def test_every_state_belongs_to_one_flow_or_the_engine() -> None:
     written = _states_written()
-    assert {purchase.AWAIT_CONFIRM, transfers.LOOKUP, "pin_choose", "idle"} <= written  # the scan sees them
+    assert {purchase.AWAIT_CONFIRM, transfers.LOOKUP, "pin_choose", IDLE} <= written  # the scan sees them
     assert not FLOWS.states & ENGINE_STATES
     assert written - FLOWS.states - ENGINE_STATES == set()
     assert FLOWS.states | ENGINE_STATES == written  # no flow claims a state nothing enters
