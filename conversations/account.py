@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from conversations import transfer_news
+from conversations.flows import Flow, Start
 from conversations.i18n import N_, display_phone, example_airtime, example_phone
 from conversations.intents import Intent
 from conversations.messages import Reply
+from conversations.parser import Parsed
 from conversations.turn import Turn
 from domain import orders
 from domain.countries import get_country
@@ -107,3 +110,26 @@ async def history_reply(turn: Turn) -> Reply:
     newest = sorted(lines, key=lambda line: line[0], reverse=True)[:HISTORY_LINES]
     title = t._("Your recent activity:") if moves else t._("Your recent orders:")
     return Reply("\n".join([title, *(line for _, line in newest)]))
+
+
+# ---- the answers in the engine ----------------------------------------------------------------
+
+#: Questions about the account answered at once, even with a purchase open.
+ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
+    Intent.CHECK_BALANCE: balance_reply,
+    Intent.HISTORY: history_reply,
+}
+
+
+def _answering(answer: Callable[[Turn], Awaitable[Reply]]) -> Start:
+    """A start that only answers."""
+
+    async def start(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+        return [await answer(turn)]
+
+    return start
+
+
+FLOW = Flow(
+    "account", starts={intent: _answering(reply) for intent, reply in ANSWERS.items()}, private_only=True
+)

@@ -27,6 +27,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from conversations.flows import Flow
+from conversations.intents import Intent
+from conversations.messages import Reply
+from conversations.parser import Parsed
 from conversations.turn import Turn
 from domain.models import utcnow
 
@@ -72,3 +76,13 @@ def take(slots: dict[str, Any]) -> dict[str, Any] | None:
     if utcnow() - datetime.fromisoformat(at) > LIFETIME:
         return None
     return dict(send)
+
+
+async def _on_state(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
+    """Only verifying right away keeps the refused send; anything else goes on from idle."""
+    if parsed.intent is not Intent.VERIFY_IDENTITY:
+        turn.reset()
+    return None
+
+
+FLOW = Flow("after_verify", states=(STATE,), on_state=_on_state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from conversations import onboarding
+from conversations.flows import Flow
 from conversations.i18n import N_, Localizer
 from conversations.intents import Intent
 from conversations.messages import ChatKind, Reply
@@ -147,3 +148,13 @@ def _problem_text(t: Localizer, problem: ClaimProblem, token: str) -> str:
             token=token,
         )
     return t._(_PROBLEMS[problem])
+
+
+# ---- the flow in the engine -------------------------------------------------------------------
+
+
+async def _on_state(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
+    return await on_text(turn, parsed)
+
+
+FLOW = Flow("claim", states=(AWAIT_CONTACT,), on_state=_on_state)

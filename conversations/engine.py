@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from conversations import (
     account,
     claims,
-    funding,
     gifting,
     handoff,
     identity,
@@ -27,7 +26,8 @@ from conversations import (
 from conversations.intents import Intent
 from conversations.messages import ChatKind, InboundMessage, Reply, forgetting
 from conversations.parser import Parsed, parse
-from conversations.turn import WAITING_FOR, OutsideCall, Turn
+from conversations.registry import FLOWS
+from conversations.turn import IDLE, WAITING_FOR, OutsideCall, Turn
 from domain import handoff as modes
 from domain import orders
 from domain.countries import get_country
@@ -38,7 +38,6 @@ from domain.handoff import Mode, Reason
 from domain.models import Conversation, Order
 from domain.orders import IN_FLIGHT
 from domain.ports import FulfilmentQueue, IdentityVerifier
-from domain.purchase_terms import ProductKind
 from domain.transfers import TransferService
 from services.unit_of_work import UnitOfWork
 
@@ -50,15 +49,8 @@ LiveEvents = Callable[[int, str], Awaitable[None]]
 
 log = logging.getLogger(__name__)
 
-_PRODUCT_OF = {Intent.BUY_AIRTIME: ProductKind.AIRTIME, Intent.BUY_DATA: ProductKind.DATA}
-_ACCOUNT_ANSWERS: dict[Intent, Callable[[Turn], Awaitable[Reply]]] = {
-    Intent.CHECK_BALANCE: account.balance_reply,
-    Intent.HISTORY: account.history_reply,
-}
 #: Intents a correction's words may also carry ("wrong number" is a complaint elsewhere).
 _CORRECTABLE = frozenset((Intent.TALK_TO_AGENT, Intent.HELP, Intent.THANKS))
-#: What is only done in a private chat (a group sees no one's wallet or orders).
-_PRIVATE_ONLY = frozenset((*_PRODUCT_OF, *_ACCOUNT_ANSWERS, Intent.REPEAT_ORDER))
 #: Outside calls one message may lead to in a row (an identity check, then the resumed send's lookup).
 MAX_OUTSIDE_CALLS = 3
 #: Longest text we look at; anything beyond is noise for a purchase chat.
@@ -331,36 +323,17 @@ def _only_country(turn: Turn, text: str) -> bool:
 
 
 async def _on_payload(turn: Turn, payload: str) -> list[Reply]:
+    """A button pressed: cancel is the engine's, any other action goes to the flow that owns it."""
     action, _, value = payload.partition(":")
-    if action.startswith("gift"):
-        return await gifting.on_payload(turn, action, value)
-    if action in transfers.ACTIONS:
-        return await transfers.confirm(turn, value or None)
-    if action in identity.ACTIONS:
-        return await identity.on_payload(turn, action, value)
-    match action:
-        case "confirm":
-            return await purchase.confirm(turn, value or None)
-        case "cancel":
-            return [await _cancel(turn)]
-        case "net":
-            return await purchase.choose_network(turn, value)
-        case "bundle":
-            return await purchase.choose_bundle(turn, value)
-        case "amount" if value.isdigit():
-            return await purchase.choose_amount(turn, int(value))
-        case "phone" if value == "self":
-            return await purchase.use_own_number(turn)
-        case "fund" if value.isdigit() and turn.funding is not None:
-            return await funding.fund_minor(turn, int(value))
-        case "changenet" if turn.conversation.state == purchase.AWAIT_CONFIRM:
-            return [purchase.change_network(turn)]
-        case "lang":
-            return [onboarding.set_language(turn, value)]
-    return [Reply(turn.t._("That choice is no longer available."))]
+    if action == "cancel":
+        return [await _cancel(turn)]
+    flow = FLOWS.for_action(action)
+    answer = await flow.on_payload(turn, action, value) if flow is not None else None
+    return answer if answer is not None else [Reply(turn.t._("That choice is no longer available."))]
 
 
 async def _on_text(turn: Turn, text: str) -> list[Reply]:
+    """A typed message: the engine's rules first, then the flow the chat's state waits in, then the intent."""
     if not text.strip():
         return [account.help_reply(turn)]
     if onboarding.is_language_request(text):
@@ -368,28 +341,22 @@ async def _on_text(turn: Turn, text: str) -> list[Reply]:
     country = turn.country
     assert country is not None
     parsed = parse(text, country.code)
-    state = turn.conversation.state
     if parsed.intent is Intent.CANCEL:
         return [await _cancel(turn)]
-    if state == gifting.AWAIT_GIFT_PHONE:
-        return await gifting.on_text(turn, text)
-    for flow in (transfers.on_text, identity.on_text):
-        if (answer := await flow(turn, text, parsed)) is not None:
-            return answer
-    if (answer := await claims.on_text(turn, parsed)) is not None:
-        return answer
+    state = turn.conversation.state
     if state in purchase.PURCHASE_STATES and (answer := await _to_open_purchase(turn, text, parsed)):
         return answer
-    if parsed.intent is Intent.CONFIRM and state in purchase.PURCHASE_STATES and "quote" not in turn.slots:
-        return await purchase.advance(turn, turn.slots)  # "yes" to a question: ask it again
+    flow = FLOWS.for_state(state)
+    if flow is not None and (answer := await flow.on_state(turn, text, parsed)) is not None:
+        return answer
+    # A flow that let the message go may have ended (a send kept for verifying): read the state again.
+    idle = turn.conversation.state == IDLE
+    if idle and (answer := await transfers.stray_secret(turn, text, parsed)):
+        return answer
     if parsed.intent is Intent.CONFIRM:
         return await purchase.confirm(turn, None)
-    if state == funding.AWAIT_AMOUNT and parsed.intent in (Intent.UNKNOWN, Intent.FUND_WALLET):
-        return await funding.on_amount(turn, parsed)
     if parsed.intent is Intent.CHANGE_NETWORK and "phone" in turn.slots and not parsed.network:
         return [purchase.change_network(turn)]  # "wrong network": which one, then
-    if state in purchase.PURCHASE_STATES and _continues_flow(turn, parsed):
-        return await _continue_purchase(turn, text, parsed)
     return await _on_intent(turn, parsed, text)
 
 
@@ -399,13 +366,15 @@ async def _to_open_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Reply
     quote still open; None when it does none of these."""
     if parsed.intent is Intent.CONFIRM:
         return await purchase.accept_suggestion(turn)
-    if "correction" in parsed.flags and (_continues_flow(turn, parsed) or parsed.intent in _CORRECTABLE):
+    if "correction" in parsed.flags and (
+        purchase.continues_flow(turn, parsed) or parsed.intent in _CORRECTABLE
+    ):
         if _carries_change(parsed):
-            return await _continue_purchase(turn, text, parsed)
+            return await purchase.continue_purchase(turn, text, parsed)
         wrong = {flag.removeprefix("wrong:") for flag in parsed.flags if flag.startswith("wrong:")}
         return await purchase.forget_wrong(turn, wrong) if wrong else None
-    if parsed.intent in _ACCOUNT_ANSWERS:
-        return [await _ACCOUNT_ANSWERS[parsed.intent](turn), *(await purchase.open_again(turn))]
+    if parsed.intent in account.ANSWERS:
+        return [await account.ANSWERS[parsed.intent](turn), *(await purchase.open_again(turn))]
     return None
 
 
@@ -439,72 +408,20 @@ def _without_choices(turn: Turn, replies: list[Reply]) -> list[Reply]:
     return replies
 
 
-def _continues_flow(turn: Turn, parsed: Parsed) -> bool:
-    """True when a message in the middle of a purchase answers it rather than starting something new."""
-    kind = turn.slots.get("kind")
-    wanted = _PRODUCT_OF.get(parsed.intent)
-    # "send it to 0809… instead": a bare "send" with only a number moves the top-up, not money.
-    redirect = parsed.intent is Intent.SEND_MONEY and parsed.strength == 1 and parsed.amount is None
-    return (
-        parsed.intent is Intent.UNKNOWN
-        or (parsed.intent is Intent.CHANGE_NETWORK and parsed.network is not None)
-        or (wanted is not None and wanted.value == kind)
-        or (redirect and parsed.phone is not None)
-    )
-
-
-async def _continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Reply]:
-    state = turn.conversation.state
-    slots = turn.slots
-    if state == purchase.AWAIT_BUNDLE and (code := purchase.bundle_from_text(turn, text)):
-        slots["bundle"] = code
-        if purchase.row_number(text) is not None:
-            parsed = Parsed(intent=Intent.UNKNOWN)  # the number picked a row: it is no price
-    elif state == purchase.AWAIT_BUNDLE and purchase.row_number(text) is not None:
-        return purchase.not_a_row(turn)
-    elif (
-        state == purchase.AWAIT_PHONE and not parsed.phone and (phone := purchase.phone_from_text(turn, text))
-    ):
-        slots["phone"] = phone
-    problems = purchase.absorb(turn, slots, parsed)
-    if not problems and slots == turn.slots:
-        turn.conversation.misunderstood += 1
-        if state == purchase.AWAIT_CONFIRM and "quote" in slots:
-            return [purchase.remind_quote(turn)]
-        problems = [Reply(turn.t._("Sorry, I didn't get that."))]
-    slots.pop("quote", None)
-    return [*problems, *(await purchase.advance(turn, slots))]
-
-
 async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    """A request no flow in progress took: the flow it starts, else the engine's own answers."""
     intent = parsed.intent
-    if turn.message.chat_kind is ChatKind.GROUP and intent in _PRIVATE_ONLY:
+    flow = FLOWS.for_intent(intent)
+    if turn.message.chat_kind is ChatKind.GROUP and flow is not None and flow.private_only:
         return [Reply(turn.t._("Let's do that in a private chat with me."))]
-    kind = _PRODUCT_OF.get(intent) or _implied_product(parsed)
-    if kind is not None:
-        turn.conversation.misunderstood = 0
-        slots = purchase.start(turn, kind, None)
-        _carry_recipient(turn, slots)
-        problems = purchase.absorb(turn, slots, parsed)
-        return [*problems, *(await purchase.advance(turn, slots))]
-    if intent in _ACCOUNT_ANSWERS:
-        return [await _ACCOUNT_ANSWERS[intent](turn)]
-    if _starts_other_flow(turn, intent) and turn.conversation.state in purchase.PURCHASE_STATES:
-        turn.reset()  # the purchase is over: its quote is void (see Engine._answer)
-    if intent is Intent.REPEAT_ORDER:
-        return await purchase.repeat_last(turn)
+    if purchase.implied_product(parsed) is not None:
+        return await purchase.start_buying(turn, parsed, text)
+    if flow is not None and flow.available(turn):
+        if flow.states and flow is not purchase.FLOW and turn.conversation.state in purchase.PURCHASE_STATES:
+            turn.reset()  # a flow of its own ends the purchase: its quote is void (see Engine._answer)
+        return await flow.starts[intent](turn, parsed, text)
     if intent is Intent.TALK_TO_AGENT:
         return [await handoff.hand_off(turn, Reason.ASKED)]
-    if intent is Intent.GIFT:
-        return await gifting.start_direct(turn, parsed, turn.message.text or "")
-    if intent is Intent.FUND_WALLET and turn.funding is not None:
-        return await funding.start(turn, parsed)
-    if intent is Intent.SEND_MONEY and turn.transfers is not None:
-        return await transfers.start(turn, parsed, text)
-    if intent is Intent.VERIFY_IDENTITY:
-        return await identity.start_verify(turn, text)
-    if intent is Intent.RESET_PIN:
-        return await identity.start_reset(turn, text)
     if intent in account.NOT_YET:
         return [account.not_yet_reply(turn, intent)]
     if turn.conversation.mode == Mode.WAITING and intent in (Intent.HELP, Intent.UNKNOWN):
@@ -522,38 +439,8 @@ async def _on_intent(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
     return [Reply(turn.t._("Sorry, I didn't get that.")), account.help_reply(turn)]
 
 
-def _starts_other_flow(turn: Turn, intent: Intent) -> bool:
-    """Whether an intent starts a flow of its own here (one that is not wired only says so)."""
-    if intent is Intent.FUND_WALLET:
-        return turn.funding is not None
-    if intent is Intent.SEND_MONEY:
-        return turn.transfers is not None
-    return intent in (Intent.GIFT, Intent.VERIFY_IDENTITY, Intent.RESET_PIN)
-
-
-def _implied_product(parsed: Parsed) -> ProductKind | None:
-    """A bare amount or phone number ("500", "0803…") starts an airtime purchase, our main product;
-    a network's bundle validity ("mtn monthly", not "have a nice day") a data purchase."""
-    if parsed.intent is not Intent.UNKNOWN:
-        return None
-    if parsed.validity_days is not None and parsed.network and parsed.amount is None:
-        return ProductKind.DATA
-    if parsed.amount is not None or parsed.phone:
-        return ProductKind.AIRTIME
-    return None
-
-
-def _carry_recipient(turn: Turn, slots: dict[str, object]) -> None:
-    """Switching between airtime and data mid-purchase keeps the number (and network) already given."""
-    if turn.conversation.state in purchase.PURCHASE_STATES:
-        previous = turn.slots
-        for key in ("phone", "network", "network_guessed"):
-            if key in previous:
-                slots[key] = previous[key]
-
-
 async def _cancel(turn: Turn) -> Reply:
-    had_flow = turn.conversation.state != "idle"
+    had_flow = turn.conversation.state != IDLE
     turn.reset()
     if had_flow:
         return Reply(turn.t._("Cancelled. Nothing was charged."))

@@ -11,7 +11,9 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from conversations.flows import Flow
 from conversations.i18n import N_, Localizer, display_phone, localizer
+from conversations.intents import Intent
 from conversations.messages import Reply
 from conversations.parser import Parsed
 from conversations.turn import OutsideCall, Turn
@@ -240,3 +242,33 @@ async def render(session: AsyncSession, notification: Notification) -> Reply | N
         balance = Money(await available_balance(session, user.id, payment.currency), payment.currency)
         text += "\n" + t._("Your balance: %(balance)s", balance=t.money(balance))
     return Reply(text)
+
+
+# ---- the flow in the engine -------------------------------------------------------------------
+
+
+async def _on_state(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
+    if parsed.intent in (Intent.UNKNOWN, Intent.FUND_WALLET):
+        return await on_amount(turn, parsed)
+    return None
+
+
+async def _on_payload(turn: Turn, action: str, value: str) -> list[Reply] | None:
+    if value.isdigit() and turn.funding is not None:
+        return await fund_minor(turn, int(value))
+    return None
+
+
+async def _start(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    return await start(turn, parsed)
+
+
+FLOW = Flow(
+    "fund",
+    states=(AWAIT_AMOUNT,),
+    on_state=_on_state,
+    actions=("fund",),
+    on_payload=_on_payload,
+    starts={Intent.FUND_WALLET: _start},
+    available=lambda turn: turn.funding is not None,
+)

@@ -25,7 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import onboarding
+from conversations.flows import Flow
 from conversations.i18n import Localizer, display_phone, example_airtime, example_phone, localizer
+from conversations.intents import Intent
 from conversations.messages import Button, ChatKind, InboundMessage, Reply
 from conversations.parser import Parsed, parse
 from conversations.turn import Turn
@@ -681,3 +683,24 @@ def _giveaway_status(t: Localizer, gift: Gift) -> str:
 def is_gift_notification(kind: str) -> bool:
     """True for the notification kinds ``render`` answers."""
     return kind.startswith("gift_")
+
+
+# ---- the flow in the engine -------------------------------------------------------------------
+
+
+async def _on_state(turn: Turn, text: str, parsed: Parsed) -> list[Reply]:
+    return await on_text(turn, text)
+
+
+async def _start(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    return await start_direct(turn, parsed, turn.message.text or "")  # the words as sent, case and all
+
+
+FLOW = Flow(
+    "gift",
+    states=(AWAIT_GIFT_PHONE,),
+    on_state=_on_state,
+    actions=("giftok", "giftno", "giftdecline", "giftphone"),
+    on_payload=on_payload,
+    starts={Intent.GIFT: _start},
+)

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from conversations import after_verify, transfers
+from conversations.flows import Flow
 from conversations.i18n import N_, Localizer
 from conversations.intents import Intent
 from conversations.messages import Button, ChatKind, Reply, forgetting
@@ -423,3 +424,24 @@ async def _reset_pin(turn: Turn, kind: IdentityKind) -> Reply:
             hours=hours,
         )
     )
+
+
+# ---- the flow in the engine -------------------------------------------------------------------
+
+
+async def _verify(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    return await start_verify(turn, text)
+
+
+async def _reset(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    return await start_reset(turn, text)
+
+
+FLOW = Flow(
+    "identity",
+    states=STATES,
+    on_state=on_text,
+    actions=ACTIONS,
+    on_payload=on_payload,
+    starts={Intent.VERIFY_IDENTITY: _verify, Intent.RESET_PIN: _reset},
+)

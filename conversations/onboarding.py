@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from conversations.flows import Flow
 from conversations.i18n import REPLY_LANGUAGES, reply_language
 from conversations.intents import Intent
 from conversations.messages import Button, ListRow, Reply
@@ -127,3 +128,11 @@ def set_language(turn: Turn, language: str) -> Reply:
         return Reply(turn.t._("That choice is no longer available."))
     turn.user.language = language
     return Reply(turn.t._("I'll reply in English from now on."))
+
+
+async def _on_payload(turn: Turn, action: str, value: str) -> list[Reply]:
+    return [set_language(turn, value)]
+
+
+#: The language buttons (the country list is the engine's own: it comes before any flow).
+LANGUAGE = Flow("language", actions=("lang",), on_payload=_on_payload)

@@ -9,7 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 from conversations import pin
+from conversations.flows import Flow
 from conversations.i18n import display_phone, example_phone
+from conversations.intents import Intent
 from conversations.messages import Button, ListRow, Reply, forgetting
 from conversations.parser import Parsed
 from conversations.turn import Turn
@@ -809,3 +811,119 @@ async def _place(turn: Turn, quote_id: str, *, pin_verified: bool = False) -> li
             )
         )
     ]
+
+
+# ---- the flow in the engine -------------------------------------------------------------------
+
+#: The intents that name a product.
+PRODUCT_OF = {Intent.BUY_AIRTIME: ProductKind.AIRTIME, Intent.BUY_DATA: ProductKind.DATA}
+
+
+def implied_product(parsed: Parsed) -> ProductKind | None:
+    """A bare amount or phone number ("500", "0803…") starts an airtime purchase, our main product;
+    a network's bundle validity ("mtn monthly", not "have a nice day") a data purchase."""
+    if parsed.intent is not Intent.UNKNOWN:
+        return None
+    if parsed.validity_days is not None and parsed.network and parsed.amount is None:
+        return ProductKind.DATA
+    if parsed.amount is not None or parsed.phone:
+        return ProductKind.AIRTIME
+    return None
+
+
+async def start_buying(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    """Answer "airtime 500 for 0803…", "mtn 1gb", a bare amount or number: ask what is missing, or quote."""
+    kind = PRODUCT_OF.get(parsed.intent) or implied_product(parsed)
+    assert kind is not None
+    turn.conversation.misunderstood = 0
+    slots = start(turn, kind, None)
+    _carry_recipient(turn, slots)
+    problems = absorb(turn, slots, parsed)
+    return [*problems, *(await advance(turn, slots))]
+
+
+async def _repeat(turn: Turn, parsed: Parsed, text: str) -> list[Reply]:
+    return await repeat_last(turn)
+
+
+def _carry_recipient(turn: Turn, slots: dict[str, object]) -> None:
+    """Switching between airtime and data mid-purchase keeps the number (and network) already given."""
+    if turn.conversation.state in PURCHASE_STATES:
+        previous = turn.slots
+        for key in ("phone", "network", "network_guessed"):
+            if key in previous:
+                slots[key] = previous[key]
+
+
+def continues_flow(turn: Turn, parsed: Parsed) -> bool:
+    """True when a message in the middle of a purchase answers it rather than starting something new."""
+    kind = turn.slots.get("kind")
+    wanted = PRODUCT_OF.get(parsed.intent)
+    # "send it to 0809… instead": a bare "send" with only a number moves the top-up, not money.
+    redirect = parsed.intent is Intent.SEND_MONEY and parsed.strength == 1 and parsed.amount is None
+    return (
+        parsed.intent is Intent.UNKNOWN
+        or (parsed.intent is Intent.CHANGE_NETWORK and parsed.network is not None)
+        or (wanted is not None and wanted.value == kind)
+        or (redirect and parsed.phone is not None)
+    )
+
+
+async def continue_purchase(turn: Turn, text: str, parsed: Parsed) -> list[Reply]:
+    """Take what a message in the middle of a purchase says, then ask the next question or quote."""
+    state = turn.conversation.state
+    slots = turn.slots
+    if state == AWAIT_BUNDLE and (code := bundle_from_text(turn, text)):
+        slots["bundle"] = code
+        if row_number(text) is not None:
+            parsed = Parsed(intent=Intent.UNKNOWN)  # the number picked a row: it is no price
+    elif state == AWAIT_BUNDLE and row_number(text) is not None:
+        return not_a_row(turn)
+    elif state == AWAIT_PHONE and not parsed.phone and (phone := phone_from_text(turn, text)):
+        slots["phone"] = phone
+    problems = absorb(turn, slots, parsed)
+    if not problems and slots == turn.slots:
+        turn.conversation.misunderstood += 1
+        if state == AWAIT_CONFIRM and "quote" in slots:
+            return [remind_quote(turn)]
+        problems = [Reply(turn.t._("Sorry, I didn't get that."))]
+    slots.pop("quote", None)
+    return [*problems, *(await advance(turn, slots))]
+
+
+async def _on_state(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
+    """A message while a purchase waits (after the engine read it against the open quote)."""
+    if parsed.intent is Intent.CONFIRM and "quote" not in turn.slots:
+        return await advance(turn, turn.slots)  # "yes" to a question: ask it again
+    if continues_flow(turn, parsed):
+        return await continue_purchase(turn, text, parsed)
+    return None
+
+
+async def _on_payload(turn: Turn, action: str, value: str) -> list[Reply] | None:
+    """The purchase buttons: confirm, a network, a bundle, an amount, "my number", "change network"."""
+    match action:
+        case "confirm":
+            return await confirm(turn, value or None)
+        case "net":
+            return await choose_network(turn, value)
+        case "bundle":
+            return await choose_bundle(turn, value)
+        case "amount" if value.isdigit():
+            return await choose_amount(turn, int(value))
+        case "phone" if value == "self":
+            return await use_own_number(turn)
+        case "changenet" if turn.conversation.state == AWAIT_CONFIRM:
+            return [change_network(turn)]
+    return None
+
+
+FLOW = Flow(
+    "purchase",
+    states=PURCHASE_STATES,
+    on_state=_on_state,
+    actions=("confirm", "net", "bundle", "amount", "phone", "changenet"),
+    on_payload=_on_payload,
+    starts={Intent.BUY_AIRTIME: start_buying, Intent.BUY_DATA: start_buying, Intent.REPEAT_ORDER: _repeat},
+    private_only=True,
+)

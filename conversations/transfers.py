@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from conversations import after_verify, payees, pin, purchase
+from conversations.flows import Flow
 from conversations.funding import short_reference
 from conversations.gifting import start_link
 from conversations.i18n import N_, Localizer, display_phone, example_phone
@@ -61,8 +62,6 @@ LOOKUP = "send_lookup"
 CONFIRM = "send_confirm"
 #: The button action that confirms a quote (``sendok:<reference>``).
 ACTIONS = ("sendok",)
-#: The state of a conversation with no flow going on.
-IDLE = "idle"
 #: What a bare PIN-like or BVN-like number gets when nothing waits for one: it may be a secret sent late.
 _STRAY_SECRET = N_(
     "I wasn't waiting for a PIN or an ID number, so if that was one, I've hidden it."
@@ -198,20 +197,25 @@ async def resume(turn: Turn, slots: dict[str, Any]) -> list[Reply]:
     return await _advance(turn, dict(slots))
 
 
+async def on_pin_text(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
+    """A message while a PIN is asked for (a purchase's or a send's); None when it is another request."""
+    if pins.pin_problem(text.strip()) is PinProblem.FORMAT and parsed.intent is not Intent.UNKNOWN:
+        return None  # "balance", "forgot my PIN"…: not a PIN, another request
+    if purchase.waits_for_pin(turn):
+        return await purchase.on_pin(turn, text)
+    return await _on_pin(turn, text)
+
+
+async def stray_secret(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
+    """With nothing going on, a bare number that may be a PIN or an ID number: hidden, and why."""
+    if parsed.intent is Intent.UNKNOWN and await _maybe_secret(turn, text, parsed):
+        return forgetting([Reply(turn.t._(_STRAY_SECRET))])
+    return None
+
+
 async def on_text(turn: Turn, text: str, parsed: Parsed) -> list[Reply] | None:
     """A message while a send waits for something; None when it starts something else instead."""
     state = turn.conversation.state
-    if state == after_verify.STATE and parsed.intent is not Intent.VERIFY_IDENTITY:
-        turn.reset()  # only verifying right away keeps a refused send (see conversations.after_verify)
-        state = IDLE
-    if state in pin.STATES:
-        if pins.pin_problem(text.strip()) is PinProblem.FORMAT and parsed.intent is not Intent.UNKNOWN:
-            return None  # "balance", "forgot my PIN"…: not a PIN, another request
-        if purchase.waits_for_pin(turn):
-            return await purchase.on_pin(turn, text)
-        return await _on_pin(turn, text)
-    if state == IDLE and parsed.intent is Intent.UNKNOWN and await _maybe_secret(turn, text, parsed):
-        return forgetting([Reply(turn.t._(_STRAY_SECRET))])
     if state == CONFIRM and parsed.intent is Intent.CONFIRM:
         return await confirm(turn, None)
     if state in (*ASKING, LOOKUP, CONFIRM) and parsed.intent in (Intent.UNKNOWN, Intent.SEND_MONEY):
@@ -642,3 +646,23 @@ async def _with_raise_hint(turn: Turn, text: str) -> Reply:
         return Reply(text + "\n" + t._("To raise your limit, say agent and our team will help."))
     hint = t._("To raise your limit, verify your identity.")
     return Reply(text + "\n" + hint, buttons=(Button("idverify", t._("Verify me")),))
+
+
+# ---- the flows in the engine ------------------------------------------------------------------
+
+
+async def _confirm(turn: Turn, action: str, value: str) -> list[Reply]:
+    return await confirm(turn, value or None)
+
+
+FLOW = Flow(
+    "send",
+    states=(*ASKING, LOOKUP, CONFIRM),
+    on_state=on_text,
+    actions=ACTIONS,
+    on_payload=_confirm,
+    starts={Intent.SEND_MONEY: start},
+    available=lambda turn: turn.transfers is not None,
+)
+#: Typing a PIN, a purchase's or a send's (``conversations.pin`` asks; the payer checks it).
+PIN_FLOW = Flow("pin", states=pin.STATES, on_state=on_pin_text)

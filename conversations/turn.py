@@ -47,6 +47,8 @@ class ChatState:
 
 Answer = TypeVar("Answer")
 
+#: The state of a conversation with no flow going on.
+IDLE = "idle"
 #: The slot that names the outside answer a conversation waits for (``OutsideCall.token``).
 WAITING_FOR = "waiting_for"
 
@@ -129,7 +131,7 @@ class Turn:
 
     def reset(self) -> None:
         """Forget any flow in progress."""
-        self.set_slots({}, "idle")
+        self.set_slots({}, IDLE)
 
     def call_outside(self, call: OutsideCall[Answer]) -> list[Reply]:
         """Ask the outside world after this turn commits; its answer comes in a turn of its own.
