@@ -61,17 +61,6 @@ _OPEN = (
 _FIND_CONVERSATION = select(_conversations.c.id).where(
     _conversations.c.channel == bindparam("channel"), _conversations.c.chat_id == bindparam("chat_id")
 )
-_SAVE_CONVERSATION = (
-    update(_conversations)
-    .where(_conversations.c.id == bindparam("conversation_id"))
-    .values(
-        state=bindparam("state"),
-        slots=bindparam("slots"),
-        misunderstood=bindparam("misunderstood"),
-        last_inbound_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-)
 # The state an outside call's answer leaves: no message came in, so last_inbound_at stays.
 _SAVE_ANSWER = (
     update(_conversations)
@@ -83,6 +72,7 @@ _SAVE_ANSWER = (
         updated_at=bindparam("now"),
     )
 )
+_SAVE_CONVERSATION = _SAVE_ANSWER.values(last_inbound_at=bindparam("now"))
 _SAVE_USER = (
     update(_users)
     .where(_users.c.id == bindparam("user_id"))
