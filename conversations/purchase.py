@@ -18,7 +18,7 @@ from conversations.turn import Turn
 from conversations.vocabulary import phrase_key
 from domain import orders, pins
 from domain.countries import Bundle, Country, Network
-from domain.models import Order, Quote, utcnow
+from domain.models import Quote, utcnow
 from domain.money import Money, MoneyError
 from domain.orders import QuoteProblem
 from domain.phones import guess_network, normalize_phone
@@ -469,7 +469,7 @@ async def _quote(turn: Turn, slots: dict[str, Any], country: Country, network: N
 TWIN_WINDOW = timedelta(minutes=30)
 
 
-def _twin_note(turn: Turn, twin: Order) -> str:
+def _twin_note(turn: Turn, twin: orders.Twin) -> str:
     """The same top-up was bought minutes ago: say so, so a double tap is not paid twice."""
     minutes = max(1, round((utcnow() - twin.created_at).total_seconds() / 60))
     return turn.t.n_(

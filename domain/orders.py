@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ScalarSelect, String, Table, bindparam, exists, insert, select, update
+from sqlalchemy import Boolean, ScalarSelect, String, Table, bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import ledger
@@ -194,23 +194,28 @@ async def quote_by_id(session: AsyncSession, quote_id: str) -> Quote | None:
     return await session.get(Quote, quote_id)
 
 
+_VOID_QUOTES = DriverStatement(
+    update(_quotes)
+    .where(
+        _quotes.c.conversation_id == bindparam("conversation"),
+        _quotes.c.expires_at > bindparam("now"),
+        (_quotes.c.id == bindparam("quote")) | bindparam("every_quote", type_=Boolean),
+        ~exists().where(_orders.c.quote_id == _quotes.c.id),
+    )
+    .values(expires_at=bindparam("now"))
+)
+
+
 async def void_quotes(session: AsyncSession, conversation_id: int, quote_id: str | None = None) -> None:
     """Expire a conversation's quotes not yet ordered (only ``quote_id`` when given), so that their
     Confirm places nothing: the chat went to a person, or on to something else."""
-    now = utcnow()
-    statement = (
-        update(Quote)
-        .where(
-            Quote.conversation_id == conversation_id,
-            Quote.expires_at > now,
-            ~exists().where(Order.quote_id == Quote.id),
-        )
-        .values(expires_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if quote_id is not None:
-        statement = statement.where(Quote.id == quote_id)
-    await session.execute(statement)
+    params = {
+        "conversation": conversation_id,
+        "now": utcnow(),
+        "quote": quote_id or "",
+        "every_quote": quote_id is None,
+    }
+    await _VOID_QUOTES.run(session, params)
 
 
 async def quote_expired(session: AsyncSession, quote_id: str) -> bool:
@@ -398,25 +403,45 @@ async def recent_orders(session: AsyncSession, user_id: int, limit: int = 5) -> 
     return [OrderLine(*(row[name] for name in OrderLine.__dataclass_fields__)) for row in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """An earlier order for the very same top-up: its reference and when it was placed."""
+
+    reference: str
+    created_at: datetime
+
+
+_RECENT_TWIN = DriverStatement(
+    select(_orders.c.reference, _orders.c.created_at)
+    .where(
+        _orders.c.user_id == bindparam("user_id"),
+        _orders.c.phone == bindparam("phone"),
+        _orders.c.kind == bindparam("kind"),
+        _orders.c.amount == bindparam("amount"),
+        _orders.c.created_at > bindparam("since"),
+        _orders.c.state != bindparam("refunded"),
+    )
+    .order_by(_orders.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def recent_twin(
     session: AsyncSession, user_id: int, terms: QuoteTerms, within: timedelta
-) -> Order | None:
+) -> Twin | None:
     """The user's latest order for the very same product, number and price placed within
     ``within`` and not refunded: a second one is more often a double tap than a wish."""
-    statement = (
-        select(Order)
-        .where(
-            Order.user_id == user_id,
-            Order.phone == terms.phone,
-            Order.kind == terms.kind.value,
-            Order.amount == terms.price.minor,
-            Order.created_at > utcnow() - within,
-            Order.state != OrderState.REFUNDED,
-        )
-        .order_by(Order.id.desc())
-        .limit(1)
-    )
-    return await session.scalar(statement)
+    params = {
+        "user_id": user_id,
+        "phone": terms.phone,
+        "kind": terms.kind.value,
+        "amount": terms.price.minor,
+        "since": utcnow() - within,
+        "refunded": OrderState.REFUNDED.value,
+        "limit": 1,
+    }
+    found = await _RECENT_TWIN.first(session, params)
+    return None if found is None else Twin(found["reference"], found["created_at"])
 
 
 async def last_order(session: AsyncSession, user_id: int) -> Order | None:
