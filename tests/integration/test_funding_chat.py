@@ -106,6 +106,10 @@ async def test_a_quote_the_wallet_cannot_pay_offers_to_add_the_difference(rig: R
     quote = await chat.say("buy 500 airtime for my number")
     assert "That is ₦500.00 more than you have" in quote
     assert [b.title for b in chat.transcript[-1].buttons][:2] == ["Add money", "Cancel"]  # no doomed Confirm
+    # A detour names the buttons the quote really has, not a Confirm it does not show.
+    for detour, said in (("hi", "still open: tap Add money"), ("zzzz qqq", "Tap Add money")):
+        text = await chat.say(detour)
+        assert said in text and "Confirm" not in text, text
     reply = await chat.press(chat.last_choice("fund:"))
     assert "To add ₦500.00 to your wallet, pay here" in reply
     sandbox = rig.sandboxes["paystack"]
@@ -131,6 +135,8 @@ async def test_where_no_gateway_serves_the_country_funding_is_refused_before_ask
     assert "not available in your country yet" in await chat.say("fund wallet")
     text = await chat.say("airtime 500 for my number")  # more than the wallet holds, and no way to add
     assert "choose a smaller amount" in text and "Add money" not in text
+    text = await chat.say("hi")
+    assert "your wallet is short: choose a smaller amount" in text and "Confirm" not in text, text
 
 
 async def test_fund_without_an_amount_asks_how_much(rig: Rig, db: Database) -> None:
