@@ -514,29 +514,35 @@ def _quote_buttons(turn: Turn, slots: dict[str, Any]) -> tuple[Button, ...]:
     return tuple(buttons)
 
 
-def quote_still_open(turn: Turn) -> Reply:
-    """The quote is still there to confirm after a detour (a greeting, help): name the buttons it
-    really has (a wallet too short for it has Add money, or none to confirm with, not Confirm)."""
-    t, slots = turn.t, turn.slots
+def _at_quote(turn: Turn, confirm: str, add_money: str, smaller: str) -> Reply:
+    """The open quote again with the sentence that names the buttons it really has: Confirm, or
+    for a wallet too short for it Add money, or nothing to confirm with (choose a smaller amount)."""
+    slots = turn.slots
     if SHORT_BY not in slots:
-        text = t._("Your quote is still open: tap Confirm to buy, or Cancel.")
-    elif _can_fund(turn):
-        text = t._("Your quote is still open: tap Add money to top up your wallet first, or Cancel.")
-    else:
-        text = t._("Your quote is still open, but your wallet is short: choose a smaller amount, or Cancel.")
-    return Reply(text, buttons=_quote_buttons(turn, slots))
+        return Reply(confirm, buttons=_quote_buttons(turn, slots))
+    return Reply(add_money if _can_fund(turn) else smaller, buttons=_quote_buttons(turn, slots))
+
+
+def quote_still_open(turn: Turn) -> Reply:
+    """The quote is still there to confirm after a detour (a greeting, help)."""
+    t = turn.t
+    return _at_quote(
+        turn,
+        t._("Your quote is still open: tap Confirm to buy, or Cancel."),
+        t._("Your quote is still open: tap Add money to top up your wallet first, or Cancel."),
+        t._("Your quote is still open, but your wallet is short: choose a smaller amount, or Cancel."),
+    )
 
 
 def remind_quote(turn: Turn) -> Reply:
     """A message at the quote that changes nothing: point at its buttons, keeping the same quote."""
-    t, slots = turn.t, turn.slots
-    if SHORT_BY not in slots:
-        text = t._("Sorry, I didn't get that. Tap Confirm to buy, or Cancel.")
-    elif _can_fund(turn):
-        text = t._("Sorry, I didn't get that. Tap Add money to top up your wallet first, or Cancel.")
-    else:
-        text = t._("Sorry, I didn't get that. Choose a smaller amount, or Cancel.")
-    return Reply(text, buttons=_quote_buttons(turn, slots))
+    t = turn.t
+    return _at_quote(
+        turn,
+        t._("Sorry, I didn't get that. Tap Confirm to buy, or Cancel."),
+        t._("Sorry, I didn't get that. Tap Add money to top up your wallet first, or Cancel."),
+        t._("Sorry, I didn't get that. Choose a smaller amount, or Cancel."),
+    )
 
 
 async def accept_suggestion(turn: Turn) -> list[Reply] | None:

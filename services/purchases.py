@@ -15,17 +15,17 @@ from domain import ledger, orders, users
 from domain.countries import get_country
 from domain.money import Money
 from domain.orders import Placed, QuoteProblem, QuoteRejected
-from domain.phones import country_of_phone, guess_network
+from domain.phones import guess_network
 from domain.ports import FulfilmentQueue
 from domain.purchase_terms import (
     ProductKind,
     QuoteTerms,
     TermsProblem,
+    TermsRefused,
     UnknownBundle,
     UnknownCountry,
     UnknownNetwork,
-    WrongCountry,
-    check_terms,
+    check_phone_country,
 )
 from services.unit_of_work import UnitOfWork
 
@@ -82,8 +82,8 @@ def request_terms(request: PurchaseRequest) -> QuoteTerms | TermsProblem:
     country = get_country(request.country)
     if country is None:
         return UnknownCountry(request.country)
-    if (phone_country := country_of_phone(request.phone)) != country.code:
-        return WrongCountry(country.code, phone_country)
+    if wrong := check_phone_country(country.code, request.phone):
+        return wrong  # before guessing a network from a number that is not the country's
     network_id = request.network or guess_network(request.phone, country.code)
     network = country.network(network_id) if network_id else None
     if network is None:
@@ -106,12 +106,13 @@ async def quote(
     terms = request_terms(request)
     if not isinstance(terms, QuoteTerms):
         return terms
-    if problem := check_terms(terms):
-        return problem
     async with uow.transaction() as session:
-        made, available = await orders.create_quote_reading_wallet(
-            session, request.conversation_id, request.user_id, terms, ttl_seconds
-        )
+        try:
+            made, available = await orders.create_quote_reading_wallet(
+                session, request.conversation_id, request.user_id, terms, ttl_seconds
+            )
+        except TermsRefused as refused:  # checked (check_terms) before anything is written
+            return refused.problem
         if available is None:
             available = await users.available_balance(session, request.user_id, terms.price.currency)
     return PurchaseQuote(made.id, terms, made.expires_at, Money(available, terms.price.currency))
